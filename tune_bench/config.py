@@ -119,7 +119,8 @@ def validate_value(trainer: str, key: str, value: Any, where: str = "") -> None:
     """Raise ConfigError naming `where`/`key` if `value` is not valid for `trainer`."""
     prefix = f"{where}: " if where else ""
     if trainer not in KEYS:
-        raise ConfigError(f"{prefix}trainer: must be one of {', '.join(TRAINERS)} (got {trainer!r})")
+        allowed = ", ".join(TRAINERS)
+        raise ConfigError(f"{prefix}trainer: must be one of {allowed} (got {trainer!r})")
     checks = KEYS[trainer]
     if key not in checks:
         raise ConfigError(

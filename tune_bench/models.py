@@ -1,0 +1,42 @@
+"""torchvision ResNets as in the reports, and their cost (MACs, FLOPs, parameters) via thop."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import torch
+from torch import nn
+from torchvision import models as tvm
+
+from tune_bench.config import MODELS
+from tune_bench.errors import ConfigError
+
+NUM_CLASSES = 10
+INPUT_SHAPE = (3, 32, 32)
+
+
+def build_resnet(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
+    """A torchvision ResNet with random init (weights=None) and a `num_classes` head."""
+    if name not in MODELS:
+        raise ConfigError(f"model: must be one of {', '.join(MODELS)} (got {name!r})")
+    return getattr(tvm, name)(weights=None, num_classes=num_classes)
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def model_cost(name: str, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> dict[str, int]:
+    """MACs per image from thop, FLOPs = 2 x MACs, and parameter count, on CPU.
+
+    thop counts multiply-accumulates; the reports called that number "FLOPs". Both are given,
+    labelled, for one image of `input_shape`.
+    """
+    from thop import profile
+
+    model = build_resnet(name).eval()
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        macs, _ = profile(model, inputs=(torch.zeros(1, *input_shape),), verbose=False)
+    return {"macs": int(macs), "flops": int(2 * macs), "params": count_params(model)}

@@ -1,0 +1,139 @@
+"""SVC backends: stock scikit-learn, oneDAL (scikit-learn-intelex) and RAPIDS cuML.
+
+All three get the same arrays and the same hyperparameters. `auto` picks the fastest one that is
+installed for the trial's device. The backend that actually ran is reported, including
+scikit-learn-intelex's own fallback to stock scikit-learn when it cannot accelerate a setting.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tune_bench.errors import ConfigError, ResourceError
+
+
+def available_backends() -> list[str]:
+    """Installed SVC backends, fastest first for each device (cuml only with a GPU)."""
+    found = []
+    if importlib.util.find_spec("cuml") is not None and _cuda_available():
+        found.append("cuml")
+    if importlib.util.find_spec("sklearnex") is not None:
+        found.append("onedal")
+    found.append("sklearn")
+    return found
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """The concrete backend for `backend` (auto|sklearn|onedal|cuml) on `device` (cpu|gpu)."""
+    have = available_backends()
+    if backend == "auto":
+        if device == "gpu":
+            if "cuml" not in have:
+                raise ResourceError(
+                    "svm backend auto on device gpu: cuML is not installed or no GPU is visible; "
+                    "use device cpu or install cuml-cu12/cuml-cu13"
+                )
+            return "cuml"
+        return "onedal" if "onedal" in have else "sklearn"
+    if backend == "cuml" and device != "gpu":
+        raise ConfigError("backend: cuml runs on the GPU only; set device: gpu")
+    if backend in ("sklearn", "onedal") and device == "gpu":
+        raise ConfigError(f"backend: {backend} runs on the CPU only; set device: cpu")
+    if backend not in have:
+        extra = {"onedal": "pip install 'tune-bench[onedal]'", "cuml": "pip install cuml-cu12"}
+        raise ConfigError(f"backend: {backend} is not available here ({extra.get(backend, '')})")
+    return backend
+
+
+@dataclass
+class _FallbackWatcher(logging.Handler):
+    """Collects scikit-learn-intelex's log lines saying whether oneDAL or stock code ran."""
+
+    def __post_init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    @property
+    def fell_back(self) -> bool:
+        return any("fallback to original" in line.lower() for line in self.lines)
+
+    __hash__ = logging.Handler.__hash__
+
+
+def make_svc(backend: str, params: dict[str, Any]) -> Any:
+    """An unfitted SVC of the concrete `backend` with SVC `params` (kernel, C, gamma, ...)."""
+    if backend == "sklearn":
+        from sklearn.svm import SVC
+    elif backend == "onedal":
+        from sklearnex.svm import SVC
+    elif backend == "cuml":  # pragma: no cover - needs a GPU
+        from cuml.svm import SVC
+    else:
+        raise ConfigError(f"backend: unknown concrete backend {backend!r}")
+    return SVC(**params)
+
+
+class BackendRun:
+    """Context manager: limit thread pools to `threads` and watch for oneDAL fallbacks."""
+
+    def __init__(self, backend: str, threads: int | None) -> None:
+        self.backend = backend
+        self.threads = threads
+        self._watch = _FallbackWatcher()
+        self._limits = None
+        self._logger = logging.getLogger("sklearnex")
+        self._old_level = self._logger.level
+
+    def __enter__(self) -> BackendRun:
+        from threadpoolctl import threadpool_limits
+
+        if self.threads:
+            self._limits = threadpool_limits(limits=self.threads)
+            if self.backend == "onedal":
+                import daal4py
+
+                daal4py.daalinit(self.threads)
+        if self.backend == "onedal":
+            self._logger.addHandler(self._watch)
+            self._logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+        if self.backend == "onedal":
+            self._logger.removeHandler(self._watch)
+            self._logger.setLevel(self._old_level)
+
+    @property
+    def ran(self) -> str:
+        """What actually ran: the backend, or 'onedal->sklearn' when oneDAL fell back."""
+        if self.backend == "onedal" and self._watch.fell_back:
+            return "onedal->sklearn"
+        return self.backend
+
+    def effective_threads(self) -> int:
+        """Threads the backend used: oneDAL's own pool, else the largest native pool."""
+        if self.backend == "onedal":
+            import daal4py
+
+            return int(daal4py.num_threads())
+        from threadpoolctl import threadpool_info
+
+        info = threadpool_info()
+        return max((int(i["num_threads"]) for i in info), default=1)
