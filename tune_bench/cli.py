@@ -1,0 +1,267 @@
+"""The `tune-bench` command line: a thin layer over trainers, sweep and analysis.
+
+Exit codes: 0 success; 1 some trials errored; 2 invalid input (options, search-space file);
+3 dataset missing or corrupted; 4 resources unavailable (GPU, storage); 5 experiment directory
+unusable; 130 interrupted (state saved, resumable).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from tune_bench.errors import EXIT_INTERRUPTED, EXIT_TRIALS_FAILED, ConfigError, TuneBenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ray Tune sweeps for ResNet and SVM studies, and their comparative tables.")
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[str | None, typer.Option(
+    "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw); "
+    "default: $TUNE_BENCH_DATA_DIR, Debian's location, torchvision's download.")]
+
+
+def parse_extra_options(args: list[str]) -> dict[str, Any]:
+    """`--key value`, `--key=value`, `--flag`, `--no-flag` -> {key: value} (YAML scalars)."""
+    opts: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("--") or len(a) < 3:
+            raise ConfigError(f"unexpected argument {a!r} (options look like --key value)")
+        name, _, value = a[2:].partition("=")
+        key = name.replace("-", "_")
+        if not _:
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if nxt is None or nxt.startswith("--"):
+                value = "false" if key.startswith("no_") else "true"
+                key = key[3:] if key.startswith("no_") else key
+            else:
+                value = nxt
+                i += 1
+        try:
+            opts[key] = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            opts[key] = value
+        i += 1
+    return opts
+
+
+def _as_option(e: ConfigError) -> ConfigError:
+    """'lr: must be > 0' -> '--lr: must be > 0': name the option the user typed."""
+    key, sep, rest = str(e).partition(": ")
+    return ConfigError(f"--{key.replace('_', '-')}: {rest}" if sep else str(e))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    trainer: Annotated[str, typer.Argument(help="resnet or svm")],
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Final metrics as JSON.")] = False,
+) -> None:
+    """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ..."""
+    from tune_bench.config import ResNetConfig, SVMConfig
+
+    if trainer not in ("resnet", "svm"):
+        raise ConfigError(f"TRAINER: must be resnet or svm (got {trainer!r})")
+    opts = parse_extra_options(ctx.args)
+    try:
+        cfg = (ResNetConfig if trainer == "resnet" else SVMConfig).from_dict(opts)
+    except ConfigError as e:
+        raise _as_option(e) from None
+    from tune_bench import trainers
+
+    if trainer == "svm":
+        metrics = trainers.train_svm(cfg, data_dir=data_dir, threads=opts.get("threads"))
+    else:
+        def on_epoch(m: dict[str, Any], _state: dict[str, Any]) -> None:
+            if not as_json:
+                out.print(f"epoch {m['epoch']}/{cfg.epochs}  train_loss {m['train_loss']:.4f}  "
+                          f"train_acc {m['train_acc']:.4f}  val_loss {m['val_loss']:.4f}  "
+                          f"val_acc {m['val_acc']:.4f}  {m['images_per_s']:.0f} img/s")
+
+        metrics = trainers.train_resnet(cfg, data_dir=data_dir, on_epoch=on_epoch)
+    if as_json:
+        print(json.dumps(metrics, default=str))
+        return
+    keys = ["test_acc", "test_loss", "train_acc", "train_time_ms", "predict_time_ms", "macs",
+            "flops", "params", "n_support", "svm_backend", "device_name", "n_train_used"]
+    summary = "  ".join(f"{k} {_short(metrics[k])}" for k in keys if k in metrics)
+    out.print(f"[bold]final[/bold]  {summary}")
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+@app.command()
+def sweep(
+    space: Annotated[Path, typer.Argument(help="Search-space YAML file (see search_spaces/).")],
+    name: Annotated[str | None, typer.Option(help="Experiment name (default: the file's).")] = None,
+    storage_path: Annotated[str, typer.Option(help="Experiments' root.")] = "ray_results",
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster to join ('auto' or host:port); default: start Ray locally.")] = None,
+    data_dir: DataDir = None,
+    max_concurrent: Annotated[int | None, typer.Option(min=1)] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the trials; run nothing.")] = False,
+    drop_gpu_trials: Annotated[bool, typer.Option(
+        help="Drop GPU trials, with a warning, when the cluster has no GPU.")] = False,
+    cpus_per_trial: Annotated[float | None, typer.Option(min=0.01)] = None,
+    gpus_per_trial: Annotated[float | None, typer.Option(min=0.0)] = None,
+    max_failures: Annotated[int, typer.Option(min=0, help="Retries of a failed trial.")] = 2,
+    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a value in every trial: --set n_train=500.")] = None,
+    tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
+    progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
+) -> None:
+    """Run a search-space file as a Ray Tune sweep."""
+    from tune_bench.space import describe_trials, load_space
+
+    overrides = _overrides(set_ or [])
+    if cpus_per_trial is not None:
+        overrides["cpus_per_trial"] = cpus_per_trial
+    if gpus_per_trial is not None:
+        overrides["gpus_per_trial"] = gpus_per_trial
+    spec = load_space(space, overrides or None)
+    if dry_run:
+        _print_dry_run(spec, describe_trials(spec))
+        return
+    from tune_bench import sweep as sw
+
+    opts = sw.SweepOptions(storage_path=storage_path, name=name, address=address,
+                           data_dir=data_dir, max_concurrent=max_concurrent,
+                           max_failures=max_failures, drop_gpu_trials=drop_gpu_trials,
+                           num_cpus=num_cpus, progress=progress,
+                           extra={"overrides": overrides or None})
+    outcome = sw.run_sweep(spec, opts)
+    _finish(outcome, tables)
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    res = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        res[key.strip()] = yaml.safe_load(value)
+    return res
+
+
+def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    keys: list[str] = []
+    for t in trials:
+        keys += [k for k in t if k not in keys]
+    varying = [k for k in keys if len({json.dumps(t.get(k), default=str) for t in trials}) > 1]
+    shown = varying or keys[:8]
+    table = Table(title=f"{spec.name}: {spec.n_trials} trial(s) (dry run, nothing started)")
+    for k in ["#", *shown, "resources"]:
+        table.add_column(k)
+    for i, t in enumerate(trials):
+        table.add_row(str(i), *[str(t.get(k, "")) for k in shown], str(t.get("resources", "")))
+    out.print(table)
+    if spec.tune_num_samples > 1:
+        out.print(f"each sampled {spec.tune_num_samples} times")
+
+
+def _finish(outcome: Any, tables: bool) -> None:
+    for n in outcome.notes:
+        err.print(f"warning: {n}")
+    out.print(f"experiment: {outcome.path}  ({outcome.wall_s:.1f} s)  states: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(outcome.states.items())))
+    if tables and outcome.states.get("TERMINATED"):
+        from tune_bench.report import write_report
+
+        out.print(write_report([outcome.path], fmt="markdown", out=None))
+    if outcome.interrupted:
+        err.print(f"interrupted: state saved; continue with: tune-bench resume {outcome.path}")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if outcome.errored:
+        err.print(f"{len(outcome.errored)} trial(s) errored:")
+        for trial, msg in outcome.errored:
+            err.print(f"  {trial}: {msg}")
+        raise typer.Exit(EXIT_TRIALS_FAILED)
+
+
+@app.command()
+def resume(
+    experiment_dir: Annotated[Path, typer.Argument(help="The experiment directory.")],
+    retry_errored: Annotated[bool, typer.Option(help="Run errored trials again.")] = False,
+    data_dir: DataDir = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to join.")] = None,
+    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
+    tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
+    progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
+) -> None:
+    """Continue an interrupted sweep (Tuner.restore): finished trials are kept."""
+    from tune_bench import sweep as sw
+
+    outcome = sw.resume_sweep(experiment_dir, retry_errored=retry_errored, data_dir=data_dir,
+                              address=address, progress=progress, num_cpus=num_cpus)
+    _finish(outcome, tables)
+
+
+@app.command()
+def status(experiment_dir: Annotated[Path, typer.Argument(help="The experiment directory.")]
+           ) -> None:
+    """Trials per state and the best so far, read from disk (no Ray needed)."""
+    from tune_bench.report import status_summary
+
+    out.print(status_summary(experiment_dir))
+
+
+@app.command()
+def analyze(
+    dirs: Annotated[list[Path], typer.Argument(help="Experiment directories.")],
+    fmt: Annotated[str, typer.Option("--format", help="markdown|csv|latex|html")] = "markdown",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
+    export: Annotated[str | None, typer.Option(help="Also export the trials: parquet.")] = None,
+) -> None:
+    """Comparative tables (and plots, for html) from one or more experiments."""
+    from tune_bench.report import write_report
+
+    if fmt not in ("markdown", "csv", "latex", "html"):
+        raise ConfigError(f"--format: must be markdown, csv, latex or html (got {fmt!r})")
+    if export not in (None, "parquet"):
+        raise ConfigError(f"--export: must be parquet (got {export!r})")
+    if fmt in ("csv", "latex", "html") and out_dir is None:
+        out_dir = Path("tune_bench_report")
+    text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export)
+    out.print(text, markup=False, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; turn tune-bench errors into one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except TuneBenchError as e:
+        err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            err.print(f"error: {e.format_message()}", markup=False, highlight=False)
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(EXIT_INTERRUPTED)
+        raise
+
+
+if __name__ == "__main__":
+    main()
