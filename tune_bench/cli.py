@@ -20,8 +20,8 @@ from tune_bench.errors import EXIT_INTERRUPTED, EXIT_TRIALS_FAILED, ConfigError,
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ray Tune sweeps for ResNet and SVM studies, and their comparative tables.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw); "

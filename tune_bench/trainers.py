@@ -71,6 +71,17 @@ def device_name(dev: torch.device) -> str:
     """Human-readable name of the device a run used."""
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
+    return _cpu_name()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine() or "cpu"
 
 
