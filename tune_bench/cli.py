@@ -157,21 +157,18 @@ def _overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    from tune_bench.config import trial_label
 
-    keys: list[str] = []
-    for t in trials:
-        keys += [k for k in t if k not in keys]
-    varying = [k for k in keys if len({json.dumps(t.get(k), default=str) for t in trials}) > 1]
-    shown = varying or keys[:8]
-    table = Table(title=f"{spec.name}: {spec.n_trials} trial(s) (dry run, nothing started)")
-    for k in ["#", *shown, "resources"]:
-        table.add_column(k)
+    out.print(f"{spec.name}: {spec.n_trials} trial(s) from {spec.source} (dry run: nothing "
+              "started)")
     for i, t in enumerate(trials):
-        table.add_row(str(i), *[str(t.get(k, "")) for k in shown], str(t.get("resources", "")))
-    out.print(table)
-    if spec.tune_num_samples > 1:
-        out.print(f"each sampled {spec.tune_num_samples} times")
+        cfg = {k: v for k, v in t.items() if k != "resources"}
+        out.print(f"{i:4d}  {trial_label(cfg):55s}  {t.get('resources', '')}",
+                  markup=False, highlight=False)
+    if spec.random_axes:
+        axes = ", ".join(f"{k}~{v.kind}{tuple(v.args)}" for k, v in spec.random_axes.items())
+        out.print(f"random axes: {axes}; {spec.tune_num_samples} sample(s) of each point",
+                  markup=False)
 
 
 def _finish(outcome: Any, tables: bool) -> None:
