@@ -567,7 +567,7 @@ class _Parser:
     def expand(self, blocks, fixed, grid, random, overrides) -> list[dict]:
         points: list[dict] = []
         seen: set[str] = set()
-        random_keys = {r.key for r in random}
+        random_keys = {r.key for r in random if r.key not in overrides}
         for b in blocks:
             axes = [a for a in [*grid, *b.grid] if a.key not in overrides]
             for combo in itertools.product(*(a.values for a in axes)):

@@ -98,6 +98,7 @@ class BackendRun:
         self._limits = None
         self._logger = logging.getLogger("sklearnex")
         self._old_level = self._logger.level
+        self._old_propagate = self._logger.propagate
 
     def __enter__(self) -> BackendRun:
         from threadpoolctl import threadpool_limits
@@ -111,6 +112,7 @@ class BackendRun:
         if self.backend == "onedal":
             self._logger.addHandler(self._watch)
             self._logger.setLevel(logging.INFO)
+            self._logger.propagate = False  # watched, not printed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -119,6 +121,7 @@ class BackendRun:
         if self.backend == "onedal":
             self._logger.removeHandler(self._watch)
             self._logger.setLevel(self._old_level)
+            self._logger.propagate = self._old_propagate
 
     @property
     def ran(self) -> str:

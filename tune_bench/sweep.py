@@ -232,10 +232,11 @@ def load_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[st
     return {f"{ds}/{sp}": load_split(ds, sp, data_dir) for ds, sp in keys}
 
 
-def build_trainable(spec: SweepSpec, datasets: dict[str, Any], data_dir: str | None):
-    """run_trial with its data and per-device resources attached."""
+def build_trainable(spec: SweepSpec, datasets: dict[str, Any], data_dir: str | None,
+                    fn: Any = None):
+    """`fn` (default run_trial) with its data and per-device resources attached."""
     resources = spec.resources
-    trainable = tune.with_parameters(run_trial, datasets=datasets, data_dir=data_dir,
+    trainable = tune.with_parameters(fn or run_trial, datasets=datasets, data_dir=data_dir,
                                      resources=resources)
 
     def request(config: dict[str, Any]) -> dict[str, float]:
@@ -403,8 +404,11 @@ def save_spec(path: Path, spec: SweepSpec, opts: SweepOptions, points: list[dict
     (path / SPEC_FILE).write_text(json.dumps(data, indent=1, default=str))
 
 
-def run_sweep(spec: SweepSpec, opts: SweepOptions) -> SweepOutcome:
-    """Run `spec` as a Ray Tune sweep; returns its outcome (errors raise TuneBenchError)."""
+def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> SweepOutcome:
+    """Run `spec` as a Ray Tune sweep; returns its outcome (errors raise TuneBenchError).
+
+    `trainable_fn` replaces run_trial (tests use a light one where CUDA would be needed).
+    """
     storage = Path(opts.storage_path).resolve()
     name = opts.name or spec.name
     path = storage / name
@@ -423,7 +427,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions) -> SweepOutcome:
         save_spec(path, spec, opts, points)
         progress = RichProgress(len(points) * spec.tune_num_samples, opts.progress)
         tuner = tune.Tuner(
-            build_trainable(spec, datasets, opts.data_dir),
+            build_trainable(spec, datasets, opts.data_dir, trainable_fn),
             param_space=param_space(spec, points),
             tune_config=tune.TuneConfig(
                 num_samples=spec.tune_num_samples, scheduler=_scheduler(spec),
