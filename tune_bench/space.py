@@ -682,10 +682,8 @@ class _Parser:
             raise self.fail("scheduler.reduction_factor", f"must be a number > 1 (got {factor!r})")
         if grace > max_t:
             raise self.fail("scheduler.grace_period", f"must be <= max_t ({max_t}) (got {grace})")
-        return {
-            "type": "asha", "time_attr": "training_iteration", "max_t": max_t,
-            "grace_period": grace, "reduction_factor": factor,
-        }  # fmt: skip
+        # time_attr is always training_iteration (one ResNet epoch); the sweep layer sets it.
+        return {"type": "asha", "max_t": max_t, "grace_period": grace, "reduction_factor": factor}
 
     def check_asha_metric(self, scheduler: dict, metric: str, trainers: list[list[str]]) -> None:
         uses_resnet = any("resnet" in ts for ts in trainers)
