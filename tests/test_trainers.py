@@ -1,0 +1,130 @@
+"""Trainers without Ray: metrics, determinism, exact resume, SVM backends."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from tune_bench.config import ResNetConfig, SVMConfig
+from tune_bench.errors import ConfigError, ResourceError
+from tune_bench.trainers import load_split, train_resnet, train_svm
+
+TINY = dict(model="resnet18", n_train=120, n_eval=60, batch_size=32, epochs=2, lr=1e-3,
+            optimizer="adam", seed=3)
+
+
+@pytest.fixture(scope="module")
+def mnist(tiny_root):
+    return load_split("mnist", "seeds", str(tiny_root))
+
+
+def test_resnet_metrics_are_complete_and_consistent(mnist):
+    m = train_resnet(ResNetConfig(**TINY), mnist, threads=1)
+    assert [h["epoch"] for h in m["history"]] == [1, 2]
+    assert 0.0 <= m["test_acc"] <= 1.0 and m["final"] is True
+    cm = np.array(m["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == m["n_eval_used"] == 60
+    assert m["test_acc"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert m["flops"] == 2 * m["macs"] and m["params"] == 11_181_642
+    assert m["train_time_ms"] == pytest.approx(sum(h["epoch_time_s"] for h in m["history"]) * 1000)
+    assert m["n_train_used"] == 120 and m["split"] == "seeds" and m["loader"] == "tensor"
+    assert {"torch", "torchvision", "sklearn"} <= set(m["versions"])
+
+
+def test_resnet_learns_the_synthetic_classes(mnist):
+    m = train_resnet(ResNetConfig(**{**TINY, "n_train": 300, "epochs": 3}), mnist, threads=2)
+    assert m["test_acc"] >= 0.5  # 10 classes: chance is 0.1
+
+
+def test_resnet_is_deterministic_on_cpu(mnist):
+    a = train_resnet(ResNetConfig(**{**TINY, "epochs": 1}), mnist, threads=1)
+    b = train_resnet(ResNetConfig(**{**TINY, "epochs": 1}), mnist, threads=1)
+    assert a["train_loss"] == b["train_loss"] and a["test_loss"] == b["test_loss"]
+    c = train_resnet(ResNetConfig(**{**TINY, "epochs": 1, "seed": 4}), mnist, threads=1)
+    assert c["train_loss"] != a["train_loss"]
+
+
+def test_resume_from_epoch_state_equals_uninterrupted_run(mnist):
+    cfg = ResNetConfig(**{**TINY, "epochs": 3})
+    saved = {}
+
+    def keep(metrics, state):
+        buf = io.BytesIO()
+        torch.save(state, buf)  # what the sweep layer writes to a checkpoint
+        saved[metrics["epoch"]] = buf.getvalue()
+
+    full = train_resnet(cfg, mnist, on_epoch=keep, threads=1)
+    state = torch.load(io.BytesIO(saved[1]), weights_only=False)
+    seen = []
+    resumed = train_resnet(cfg, mnist, resume_state=state, threads=1,
+                           on_epoch=lambda m, s: seen.append(m["epoch"]))
+    assert seen == [2, 3]
+    assert resumed["test_loss"] == full["test_loss"]
+    assert resumed["history"] == full["history"][:1] + resumed["history"][1:]
+    assert resumed["history"][-1]["train_loss"] == full["history"][-1]["train_loss"]
+    # resuming from the final state reports the final metrics again instead of retraining
+    last = torch.load(io.BytesIO(saved[3]), weights_only=False)
+    again = []
+    train_resnet(cfg, mnist, resume_state=copy.deepcopy(last), threads=1,
+                 on_epoch=lambda m, s: again.append(m))
+    assert len(again) == 1 and again[0]["test_acc"] == full["test_acc"]
+
+
+def test_dataloader_path_records_itself(mnist):
+    m = train_resnet(ResNetConfig(**{**TINY, "epochs": 1, "loader": "dataloader",
+                                     "pin_memory": False}), mnist, threads=1)
+    assert m["loader"] == "dataloader" and m["n_train_used"] == 120
+
+
+def test_gpu_on_a_machine_without_cuda_is_a_clear_error(mnist):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ResourceError, match="device gpu"):
+        train_resnet(ResNetConfig(**{**TINY, "device": "gpu"}), mnist)
+
+
+@pytest.mark.parametrize("bad", [{"lr": -0.1}, {"batch_size": 0}, {"epochs": 0},
+                                 {"model": "vgg"}, {"optimizer": "rmsprop"}])
+def test_invalid_resnet_config_names_the_key(bad):
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        ResNetConfig(**{**TINY, **bad})
+
+
+def test_svm_backends_agree_and_record_themselves(mnist):
+    pytest.importorskip("sklearnex")
+    cfg = dict(kernel="rbf", C=10.0, n_train=300, n_test=100, seed=1)
+    stock = train_svm(SVMConfig(**cfg, backend="sklearn"), mnist, threads=1)
+    fast = train_svm(SVMConfig(**cfg, backend="onedal"), mnist, threads=1)
+    assert stock["svm_backend"] == "sklearn" and fast["svm_backend"] == "onedal"
+    assert stock["svm_threads"] == 1 and fast["svm_threads"] == 1
+    assert abs(stock["test_acc"] - fast["test_acc"]) <= 0.01
+    assert stock["n_train_used"] == 300 and stock["n_test_used"] == 100
+
+
+def test_svm_poly_and_invalid_values(mnist):
+    m = train_svm(SVMConfig(kernel="poly", degree=2, C=1.0, n_train=200, n_test=100,
+                            backend="sklearn"), mnist)
+    assert 0.0 <= m["test_acc"] <= 1.0 and m["n_support"] > 0
+    with pytest.raises(ConfigError, match="kernel"):
+        SVMConfig(kernel="sigmoid")
+    with pytest.raises(ConfigError, match="gamma"):
+        SVMConfig(gamma=-1.0)
+
+
+@pytest.mark.slow
+def test_real_fashion_mnist_svm_reaches_report_accuracy(real_data_dir):
+    split = load_split("fashion_mnist", "seeds", str(real_data_dir))
+    m = train_svm(SVMConfig(kernel="rbf", C=10.0, n_train=2000, n_test=2000), split, threads=2)
+    assert m["test_acc"] >= 0.80  # the reports: 86.5% with 10,000 images
+
+
+@pytest.mark.slow
+def test_real_mnist_resnet_learns(real_data_dir):
+    split = load_split("mnist", "seeds", str(real_data_dir))
+    m = train_resnet(ResNetConfig(model="resnet18", n_train=1000, n_eval=500, epochs=1,
+                                  batch_size=32, optimizer="adam"), split, threads=2)
+    assert m["test_acc"] >= 0.6
