@@ -62,6 +62,7 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
     key = (flat["dataset"], flat.get("split", "seeds"))
     split = (datasets or {}).get(f"{key[0]}/{key[1]}")
+    prov["data_from"] = "driver" if split is not None else "disk"
     if split is None:
         split = load_split(key[0], key[1], data_dir)
 
