@@ -250,12 +250,17 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            err.print(f"error: {e.format_message()}", markup=False, highlight=False)
+        # typer >= 0.2x raises its vendored click's exceptions (typer._click), which are not
+        # click.ClickException: recognise both by their interface, not their class.
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if callable(getattr(e, "format_message", None)) and isinstance(
+                getattr(e, "exit_code", None), int):
+            msg = " ".join(e.format_message().split())
+            err.print(f"error: {msg}", markup=False, highlight=False)
+            sys.exit(e.exit_code)
+        if type(e).__name__ == "Abort":
             sys.exit(EXIT_INTERRUPTED)
         raise
 
