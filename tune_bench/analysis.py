@@ -27,6 +27,11 @@ import pandas as pd
 from scipy import stats
 
 from tune_bench.config import KEYS
+
+try:  # optional: a faster JSON parser; the stdlib is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
 from tune_bench.errors import ExperimentError
 
 STATES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "INCOMPLETE")
@@ -62,6 +67,7 @@ HISTORY_KEYS = (
     "train_time_ms",
     "predict_time_ms",
 )
+_HISTORY_SET = frozenset(HISTORY_KEYS)
 NUMERIC_METRICS = (
     "test_acc",
     "train_acc",
@@ -156,8 +162,9 @@ def _load_one(path: Path, name: str) -> tuple[list[dict], list[str], list[str]]:
     dirs = {e.name for e in entries if e.is_dir()} | set(meta_by_dir)
     rows: list[dict] = []
     config_cols: dict[str, None] = {}
+    base = str(path)
     for dirname in sorted(dirs):
-        row = _read_trial(path / dirname, name, meta_by_dir.get(dirname))
+        row = _read_trial(os.path.join(base, dirname), dirname, name, meta_by_dir.get(dirname))
         if row is not None:
             config_cols.update(dict.fromkeys(row.pop("_config_cols")))
             rows.append(row)
@@ -171,6 +178,16 @@ def _load_one(path: Path, name: str) -> tuple[list[dict], list[str], list[str]]:
     return rows, list(config_cols), warnings
 
 
+def _loads(data: bytes | str) -> Any:
+    """json.loads, through orjson when it is installed (it rejects NaN: then the stdlib)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def _read_state(path: Path, warnings: list[str]) -> tuple[dict[str, dict] | None, Path | None]:
     """Trial info by trial directory name from the newest experiment_state-*.json."""
     files = sorted(path.glob("experiment_state-*.json"))
@@ -178,10 +195,10 @@ def _read_state(path: Path, warnings: list[str]) -> tuple[dict[str, dict] | None
         return None, None
     newest = files[-1]
     try:
-        data = json.loads(newest.read_text())
+        data = _loads(newest.read_bytes())
         out: dict[str, dict] = {}
         for pair in data["trial_data"]:
-            info = json.loads(pair[0]) if isinstance(pair[0], str) else pair[0]
+            info = _loads(pair[0]) if isinstance(pair[0], str) else pair[0]
             logdir = info.get("relative_logdir") or info["trial_id"]
             out[logdir] = {
                 "trial_id": info.get("trial_id"),
@@ -194,25 +211,25 @@ def _read_state(path: Path, warnings: list[str]) -> tuple[dict[str, dict] | None
         return None, newest
 
 
-def _read_trial(d: Path, experiment: str, meta: dict | None) -> dict | None:
+def _read_trial(d: str, dirname: str, experiment: str, meta: dict | None) -> dict | None:
     results = _read_results(d)
-    error_text = _read_text(d / "error.txt")
+    error_text = _read_text(os.path.join(d, "error.txt"))
     config = meta.get("config") if meta else None
     if not isinstance(config, dict):
         config = _read_params(d)
     if config is None and results:
         config = results[-1].get("config")
-    id_match = _TRIAL_ID_RE.search(d.name)
+    id_match = _TRIAL_ID_RE.search(dirname)
     if meta is None and not results and config is None and error_text is None and not id_match:
         return None
     last = results[-1] if results else {}
     trial_id = (meta or {}).get("trial_id") or last.get("trial_id")
-    trial_id = trial_id or (id_match.group(1) if id_match else d.name)
+    trial_id = trial_id or (id_match.group(1) if id_match else dirname)
     flat = flatten_config(config or {})
     row: dict[str, Any] = {
         "experiment": experiment,
         "trial_id": trial_id,
-        "trial_dir": str(d),
+        "trial_dir": d,
         "state": _state(meta, results, error_text),
         "error": _error_line(error_text) if error_text else None,
     }
@@ -238,40 +255,48 @@ def _state(meta: dict | None, results: list[dict], error_text: str | None) -> st
     return "INCOMPLETE" if results else "PENDING"
 
 
-def _read_text(p: Path) -> str | None:
+def _read_bytes(p: str) -> bytes | None:
     try:
-        return p.read_text(errors="replace")
+        with open(p, "rb") as f:
+            return f.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 
 
-def _read_params(d: Path) -> dict | None:
-    text = _read_text(d / "params.json")
-    if not text:
+def _read_text(p: str) -> str | None:
+    data = _read_bytes(p)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def _read_params(d: str) -> dict | None:
+    data = _read_bytes(os.path.join(d, "params.json"))
+    if not data:
         return None
     try:
-        value = json.loads(text)
+        value = _loads(data)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
 
 
-def _read_results(d: Path) -> list[dict]:
+def _read_results(d: str) -> list[dict]:
     """result.json rows (a torn last line is skipped); progress.csv when result.json is absent."""
-    text = _read_text(d / "result.json")
+    data = _read_bytes(os.path.join(d, "result.json"))
+    if data is None or not data.strip():
+        return _read_progress_csv(os.path.join(d, "progress.csv"))
     rows: list[dict] = []
-    for line in (text or "").splitlines():
+    for line in data.splitlines():
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                row = _loads(line)
             except ValueError:
                 continue
-    if rows or text:
-        return [r for r in rows if isinstance(r, dict)]
-    return _read_progress_csv(d / "progress.csv")
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
 
 
-def _read_progress_csv(p: Path) -> list[dict]:
+def _read_progress_csv(p: str) -> list[dict]:
     text = _read_text(p)
     if not text:
         return []
@@ -293,15 +318,11 @@ def _parse_scalar(v: str | None) -> Any:
 
 
 def _history_row(r: dict) -> dict:
-    out = {k: r[k] for k in HISTORY_KEYS if k in r}
-    for k, v in r.items():
-        if k not in out and k.endswith(("_loss", "_acc")) and _is_number(v):
-            out[k] = v
-    return out
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return {
+        k: v
+        for k, v in r.items()
+        if k in _HISTORY_SET or (type(v) in (int, float) and k.endswith(("_loss", "_acc")))
+    }
 
 
 def _error_line(text: str) -> str | None:
@@ -322,6 +343,8 @@ def flatten_config(config: dict) -> dict[str, Any]:
 
     Shallower keys win a name clash; the deeper one keeps its dotted path (`variant.kernel`).
     """
+    if not any(isinstance(v, dict) for v in config.values()):
+        return dict(config)
     items = sorted(_walk(config), key=lambda pv: pv[0].count("."))
     out: dict[str, Any] = {}
     for path, value in items:
@@ -362,28 +385,28 @@ def config_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in known if c in df.columns]
 
 
-def _col(df: pd.DataFrame, name: str) -> pd.Series:
+def column(df: pd.DataFrame, name: str) -> pd.Series:
     if name in df.columns:
         return df[name]
     return pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
-def _num(df: pd.DataFrame, name: str) -> pd.Series:
-    return pd.to_numeric(_col(df, name), errors="coerce").astype(float)
+def numeric(df: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(column(df, name), errors="coerce").astype(float)
 
 
 def trainer_of(df: pd.DataFrame) -> pd.Series:
     """'resnet' / 'svm' per trial (config `trainer`, else inferred from `model` / `kernel`)."""
-    out = _col(df, "trainer").astype(object)
-    out = out.where(out.notna(), np.where(_col(df, "kernel").notna(), "svm", None))
-    out = out.where(out.notna(), np.where(_col(df, "model").notna(), "resnet", None))
+    out = column(df, "trainer").astype(object)
+    out = out.where(out.notna(), np.where(column(df, "kernel").notna(), "svm", None))
+    out = out.where(out.notna(), np.where(column(df, "model").notna(), "resnet", None))
     return out
 
 
 def device_of(df: pd.DataFrame) -> pd.Series:
     """'cpu' / 'gpu' per trial (config `device`, else the `resources` the trial reported)."""
-    dev = _col(df, "device").astype(object)
-    gpu = _col(df, "resources").map(
+    dev = column(df, "device").astype(object)
+    gpu = column(df, "resources").map(
         lambda r: isinstance(r, dict) and float(r.get("gpu") or r.get("GPU") or 0) > 0
     )
     return dev.where(dev.notna(), np.where(gpu, "gpu", "cpu"))
@@ -393,7 +416,7 @@ def finished(df: pd.DataFrame) -> pd.DataFrame:
     """Trials with a final test accuracy (ERROR trials included only if they reported one)."""
     if "test_acc" not in df.columns:
         return df.iloc[0:0]
-    return df[_num(df, "test_acc").notna()]
+    return df[numeric(df, "test_acc").notna()]
 
 
 def _excluded_note(df: pd.DataFrame, sub: pd.DataFrame) -> list[str]:
@@ -434,8 +457,11 @@ def significance_text(best: pd.Series, runner: pd.Series | None) -> str:
         return "no runner-up to compare with"
     test = welch_test(best["acc_values"], runner["acc_values"])
     if test is None:
-        if best["n"] < 2 or runner["n"] < 2:
+        if best["n"] < 2 and runner["n"] < 2:
             return "single runs: no significance test"
+        if best["n"] < 2 or runner["n"] < 2:
+            side = "best" if best["n"] < 2 else "runner-up"
+            return f"the {side} is a single run: no significance test"
         return "not testable (zero variance on both sides)"
     t, p = test
     verdict = "significant" if p < 0.05 else "not significant"
@@ -456,8 +482,8 @@ def config_groups(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     records = fin[extra + cols].to_dict("records")
     keys = [json.dumps({k: v for k, v in r.items() if _present(v)}, sort_keys=True, default=str)
             for r in records]
-    acc = _num(fin, "test_acc").to_numpy()
-    time = _num(fin, "train_time_ms").to_numpy()
+    acc = numeric(fin, "test_acc").to_numpy()
+    time = numeric(fin, "train_time_ms").to_numpy()
     ids = fin["trial_id"].to_numpy()
     groups: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
@@ -540,8 +566,8 @@ def label(kind: str, v: Any) -> str:
 def method_of(df: pd.DataFrame) -> pd.Series:
     """'ResNet-18' ... for ResNet trials, 'SVM (poly)' / 'SVM (rbf)' for SVM trials."""
     tr = trainer_of(df)
-    res = _col(df, "model").map(lambda m: label("model", m))
-    svm = _col(df, "kernel").map(lambda k: f"SVM ({k})")
+    res = column(df, "model").map(lambda m: label("model", m))
+    svm = column(df, "kernel").map(lambda k: f"SVM ({k})")
     return pd.Series(np.where(tr == "svm", svm, res), index=df.index)
 
 
@@ -551,7 +577,7 @@ def _acc_cell(g: pd.Series) -> str:
     return pct(g["acc_mean"])
 
 
-def _sort_key(v: Any) -> tuple:
+def sort_key(v: Any) -> tuple:
     if isinstance(v, str):
         return (0, _ORDER.get(v, 99), v)
     return (1, 0, v if _present(v) else math.inf)
@@ -561,7 +587,7 @@ def _sorted(df: pd.DataFrame, cols: list[str], descending: Sequence[str] = ()) -
     out = df
     for c in reversed(cols):
         out = out.sort_values(
-            c, key=lambda s: s.map(_sort_key), ascending=c not in descending, kind="mergesort"
+            c, key=lambda s: s.map(sort_key), ascending=c not in descending, kind="mergesort"
         )
     return out
 
@@ -574,7 +600,7 @@ def _repeat_notes(groups: pd.DataFrame) -> list[str]:
             "mean ± std (n) shown; 95% CI from Student t"]
 
 
-def _varying(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
+def varying(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
     return [c for c in cols if c in df.columns and df[c].map(fmt).nunique() > 1]
 
 
@@ -628,12 +654,12 @@ def best_per_configuration(df: pd.DataFrame) -> Table | None:
     notes += _cell_significance(cells)
     remaining = [c for c in config_columns(res)
                  if c not in {*_CELL_AXES, "model", "trainer", "seed"} and c in res.columns]
-    remaining = _varying(res, remaining)
+    remaining = varying(res, remaining)
     notes = [
         "each cell: best over the remaining axes ("
         + (", ".join(remaining) if remaining else "none vary")
         + ") by final (last reported) test_acc; " + BEST_RULE,
-        "* marks the best cell of each dataset",
+        "* (bold in markdown, HTML and LaTeX) marks the best cell of each dataset",
         *_repeat_notes(groups),
         *notes,
         *_excluded_note(res, finished(res)),
@@ -661,7 +687,7 @@ def _mark_best_cells(table: pd.DataFrame, models: list) -> list[str]:
 
 def _cell_significance(cells: pd.DataFrame) -> list[str]:
     notes = []
-    for ds, sub in cells.groupby("dataset", dropna=False, sort=False):
+    for ds, sub in _sorted(cells, ["dataset"]).groupby("dataset", dropna=False, sort=False):
         sub = rank(sub)
         runner = sub.iloc[1] if len(sub) > 1 else None
         notes.append(f"{label('dataset', ds)}: best vs runner-up cell: "
@@ -678,7 +704,7 @@ def top_runs(df: pd.DataFrame, n: int = 10) -> Table | None:
     hp = [c for c in hp if res[c].notna().any()]
     rows = []
     for ds, sub in _sorted(res, ["dataset"]).groupby("dataset", dropna=False, sort=False):
-        sub = rank(sub.assign(_acc=_num(sub, "test_acc"), _t=_num(sub, "train_time_ms")),
+        sub = rank(sub.assign(_acc=numeric(sub, "test_acc"), _t=numeric(sub, "train_time_ms")),
                    "_acc", "_t").head(n)
         for i, (_, r) in enumerate(sub.iterrows(), start=1):
             row = {"Dataset": label("dataset", ds), "Rank": str(i),
@@ -737,11 +763,11 @@ def _svm_groups(df: pd.DataFrame) -> pd.DataFrame:
         return groups
     fin = finished(svm).set_index("trial_id")
     for metric in ("train_acc", "predict_time_ms"):
-        vals = _num(fin, metric)
+        vals = numeric(fin, metric)
         groups[metric] = [float(np.nanmean(vals.loc[ids])) if vals.loc[ids].notna().any()
                           else math.nan for ids in groups["trial_ids"]]
-    backend = _col(fin, "svm_backend").astype(object)
-    backend = backend.where(backend.notna(), _col(fin, "backend"))
+    backend = column(fin, "svm_backend").astype(object)
+    backend = backend.where(backend.notna(), column(fin, "backend"))
     groups["_backend"] = [", ".join(sorted({fmt(b) for b in backend.loc[ids]}))
                           for ids in groups["trial_ids"]]
     for c in ("dataset", "kernel", "C", "gamma", "degree"):
@@ -816,8 +842,8 @@ def cpu_gpu_pairs(df: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
         missing = "GPU" if "gpu" not in devices else "CPU"
         return None, f"no {missing} ResNet trials, so no CPU-vs-GPU comparison"
     keys = [k for k in _PAIR_KEYS if k in res.columns]
-    agg = res.assign(**{f"_{m}": _num(res, m) for m in ("macs", "flops", "params")},
-                     _acc=_num(res, "test_acc"), _t=_num(res, "train_time_ms"))
+    agg = res.assign(**{f"_{m}": numeric(res, m) for m in ("macs", "flops", "params")},
+                     _acc=numeric(res, "test_acc"), _t=numeric(res, "train_time_ms"))
     per = agg.groupby([*keys, "_device"], sort=False, dropna=False).agg(
         acc=("_acc", "mean"), time=("_t", "mean"), n=("_acc", "size"),
         macs=("_macs", "mean"), flops=("_flops", "mean"), params=("_params", "mean")
@@ -870,9 +896,7 @@ def cpu_vs_gpu(df: pd.DataFrame) -> tuple[Table | None, str]:
 
 
 def _pair_label(k: str, v: Any) -> str:
-    if k in ("dataset", "model", "optimizer"):
-        return label(k, v)
-    return v
+    return label(k, v) if k in ("dataset", "model", "optimizer") else fmt(v)
 
 
 def _mega(x: Any) -> str:
@@ -886,7 +910,7 @@ def cross_method(df: pd.DataFrame) -> Table | None:
         return None
     groups = config_groups(fin.assign(_method=method_of(fin)), by=["_method"])
     best = groups.groupby(["_method", "dataset"], dropna=False, sort=False).head(1)
-    datasets = sorted(best["dataset"].dropna().unique(), key=_sort_key)
+    datasets = sorted(best["dataset"].dropna().unique(), key=sort_key)
     rows = []
     for method in sorted(best["_method"].unique(), key=_method_order):
         row = {"Method": method}
@@ -927,7 +951,7 @@ def best_models(df: pd.DataFrame) -> Table | None:
     for (exp, ds), sub in groups.groupby(["experiment", "dataset"], dropna=False, sort=False):
         sub = rank(sub)
         b, r = sub.iloc[0], (sub.iloc[1] if len(sub) > 1 else None)
-        keys = _varying(sub, cfg)
+        keys = varying(sub, cfg)
         sig = significance_text(b, r)
         rows.append({
             "Study": exp, "Dataset": label("dataset", ds), "Best Method": b["_method"],
@@ -1002,6 +1026,6 @@ def best_trial(df: pd.DataFrame, trainer: str | None = None) -> pd.Series | None
     fin = finished(df if trainer is None else df[trainer_of(df) == trainer])
     if fin.empty:
         return None
-    ranked = rank(fin.assign(_acc=_num(fin, "test_acc"), _t=_num(fin, "train_time_ms")),
+    ranked = rank(fin.assign(_acc=numeric(fin, "test_acc"), _t=numeric(fin, "train_time_ms")),
                   "_acc", "_t")
     return ranked.iloc[0]

@@ -1,0 +1,175 @@
+"""report.py and plots.py: every output format, parquet export, status, the HTML in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image as mpimg
+
+from tests.test_analysis import cpu_gpu_trials, q1_trials, resnet, svm
+from tests.tune_layout import write_experiment
+from tune_bench import analysis as an
+from tune_bench import plots, report
+from tune_bench.errors import ConfigError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One experiment with ResNet (CPU and GPU), SVM, a pending and an errored trial."""
+    root = tmp_path_factory.mktemp("runs")
+    trials = q1_trials() + cpu_gpu_trials() + [
+        svm(0.9586, kernel="poly", degree=4), svm(0.9520, C=10.0, gamma=0.001),
+        svm(0.8651, dataset="fashion_mnist", C=10.0)]
+    return write_experiment(root, "study", trials)
+
+
+def test_markdown_render(study: Path) -> None:
+    text = report.write_report([study], "markdown")
+    assert text.startswith("# tune-bench report")
+    assert "## Aggregated best results per configuration" in text
+    # best cells in bold, the numbers as computed
+    assert "**99.06**" in text and "92.00 ± 2.00 (n=3)" in text
+    assert "| MNIST " in text and "- 2 trial(s) without a final test_acc left out" in text
+    assert "RuntimeError: CUDA out of memory" in text
+    assert "## CPU vs GPU performance" in text and "12.66" in text
+
+
+def test_render_absent_table() -> None:
+    t = an.Table("svm", "SVM", pd.DataFrame(), ["not available: no finished SVM trials"])
+    assert report.render([t]) == "## SVM\n\n_not available: no finished SVM trials_\n"
+
+
+def test_markdown_to_out_and_csv(study: Path, tmp_path: Path) -> None:
+    report.write_report([study], "markdown", out=tmp_path / "md")
+    assert (tmp_path / "md" / "report.md").read_text().startswith("# tune-bench report")
+    out = tmp_path / "csv"
+    summary = report.write_report([study], "csv", out=out)
+    files = sorted(p.name for p in out.glob("*.csv"))
+    assert files == sorted(f"{k}.csv" for k in (
+        "trials", "best_per_configuration", "top_runs", "best_config_per_dataset_model", "svm",
+        "svm_best", "cpu_vs_gpu", "cross_method", "best_models", "errors"))
+    assert f"wrote {out / 'svm.csv'}" in summary
+    svm_csv = pd.read_csv(out / "svm_best.csv", dtype=str)
+    assert svm_csv[["Kernel", "Test Acc (%)"]].values.tolist()[:2] == [
+        ["Poly", "95.86"], ["RBF", "95.20"]]
+    gpu = pd.read_csv(out / "cpu_vs_gpu.csv", dtype=str)
+    # ResNet-50 on CPU: the q1 trial (4,000 ms) and the cpu_gpu one are averaged
+    assert gpu["Speedup (x)"].tolist() == ["12.66", f"{(5_482_543 + 4_000) / 2 / 500_000:.2f}"]
+    assert gpu["n CPU/GPU"].tolist() == ["1/1", "2/2"]
+    assert "FLOPs = 2 x MACs" in (out / "notes.md").read_text()
+
+
+def test_latex(study: Path, tmp_path: Path) -> None:
+    report.write_report([study], "latex", out=tmp_path)
+    tex = (tmp_path / "best_per_configuration.tex").read_text()
+    assert r"\begin{tabular}" in tex
+    assert r"\caption{Aggregated best results per configuration}" in tex
+    assert r"\textbf{99.06}" in tex and r"Acc (\%)" in tex
+    assert r"92.00 $\pm$ 2.00 (n=3)" in tex and r"test\_acc" in tex
+    assert report.latex_escape("a_b & 5% #1") == r"a\_b \& 5\% \#1"
+
+
+def test_parquet_export(study: Path, tmp_path: Path) -> None:
+    report.write_report([study], "csv", out=tmp_path, export="parquet")
+    back = pd.read_parquet(tmp_path / "trials.parquet")
+    df = an.load_experiments([study])
+    assert len(back) == len(df) and list(back.columns) == list(df.columns)
+    i = int(np.flatnonzero(df["confusion_matrix"].map(lambda m: isinstance(m, list)))[0])
+    assert json.loads(back.loc[i, "confusion_matrix"]) == df.loc[i, "confusion_matrix"]
+    assert json.loads(back.loc[i, "history"]) == df.loc[i, "history"]
+    assert back["test_acc"].dropna().tolist() == df["test_acc"].dropna().tolist()
+    assert set(back["gamma"].dropna()) == {"scale", "0.001"}  # mixed str/float -> str
+
+
+def test_status_summary(study: Path) -> None:
+    text = report.status_summary(study)
+    first = text.splitlines()[0]
+    assert first == "study: 21 trials: 19 TERMINATED, 1 ERROR, 1 PENDING"
+    assert "best so far:" in text and "final test_acc 99.06%" in text
+    assert "error in" in text and "RuntimeError: CUDA out of memory" in text
+
+
+def test_status_summary_before_any_final(tmp_path: Path) -> None:
+    running = resnet(0.9, epochs=3, state="RUNNING")
+    running["results"] = running["results"][:2]
+    exp = write_experiment(tmp_path, "live", [running, {"config": {}, "results": [],
+                                                        "state": "PENDING"}])
+    text = report.status_summary(exp)
+    assert text.splitlines()[0] == "live: 2 trials: 1 RUNNING, 1 PENDING"
+    assert "by last val_acc" in text and "val_acc 70.00%" in text
+
+
+def test_bad_arguments(study: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="format"):
+        report.write_report([study], "pdf", out=tmp_path)
+    with pytest.raises(ConfigError, match="output directory is required"):
+        report.write_report([study], "csv")
+    with pytest.raises(ConfigError, match="export"):
+        report.write_report([study], "csv", out=tmp_path, export="xlsx")
+    with pytest.raises(ConfigError, match="inside the experiment directory"):
+        report.write_report([study], "csv", out=study / "report")
+    assert not (study / "report").exists()
+
+
+def test_plots(study: Path, tmp_path: Path) -> None:
+    df = an.load_experiments([study])
+    paths = plots.make_plots(df, tmp_path)
+    assert [p.name for p in paths] == [
+        "accuracy_heatmap.png", "efficiency_frontier.png", "cpu_gpu_speedup.png",
+        "flops_vs_time.png", "training_curves.png", "confusion_matrix.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000
+
+
+def test_plots_skip_what_does_not_apply(tmp_path: Path) -> None:
+    exp = write_experiment(tmp_path, "svm_only", [svm(0.9), svm(0.8, kernel="poly")])
+    df = an.load_experiments([exp])
+    assert [p.name for p in plots.make_plots(df, tmp_path / "p")] == ["efficiency_frontier.png"]
+    assert plots.speedup_bars(df, tmp_path) is None
+
+
+def test_pareto_front() -> None:
+    times = np.array([1.0, 2.0, 3.0, 0.5, 2.0])
+    accs = np.array([0.90, 0.95, 0.94, 0.80, 0.96])
+    assert plots.pareto_front(times, accs).tolist() == [3, 0, 4]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
+    out = tmp_path / "html"
+    summary = report.write_report([study], "html", out=out)
+    page = out / "report.html"
+    assert f"wrote {page}" in summary and sorted(p.name for p in out.iterdir()) == ["report.html"]
+    doc = page.read_text()
+    assert not re.search(r"https?:", doc, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", doc)
+    assert doc.count('src="data:image/png;base64,') == 6
+    assert "<b>99.06</b>" in doc and "Aggregated best results per configuration" in doc
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium binary found")
+    shot = tmp_path / "shot.png"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600",
+           f"--screenshot={shot}", page.as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    pixels = mpimg.imread(shot)[..., :3]
+    assert pixels.std() > 0.05  # not blank
+    assert (pixels < 0.5).mean() > 0.005  # some dark text on the white page

@@ -1,0 +1,232 @@
+"""Figures (PNG) from the trials DataFrame of `analysis.load_experiments`.
+
+Each function writes one PNG into `outdir` and returns its path, or returns None when the data
+it needs is absent (no GPU trials, no per-epoch history, ...). Figures are drawn on the Agg
+canvas directly, without pyplot's global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from tune_bench import analysis as an
+
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Boot")
+_DPI = 100
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, outdir: Path, name: str) -> Path:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / name
+    fig.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+def _grid(n: int, ncols: int) -> tuple[int, int]:
+    ncols = max(1, min(ncols, n))
+    return (n + ncols - 1) // ncols, ncols
+
+
+def accuracy_heatmap(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Best final test accuracy (%) per optimizer x lr, one panel per dataset and model."""
+    groups = an.config_groups(an.finished(df[an.trainer_of(df) == "resnet"]))
+    need = {"dataset", "model", "optimizer", "lr"}
+    if groups.empty or not need <= set(groups.columns):
+        return None
+    best = groups.groupby(["dataset", "model", "optimizer", "lr"]).acc_mean.max().reset_index()
+    panels = sorted(best.groupby(["dataset", "model"]).groups, key=lambda k: (
+        an.sort_key(k[0]), str(k[1])))
+    nrows, ncols = _grid(len(panels), 3)
+    fig = _figure(4.2 * ncols, 3.2 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, (ds, model) in zip(axes, panels, strict=False):
+        sub = best[(best["dataset"] == ds) & (best["model"] == model)]
+        grid = sub.pivot(index="optimizer", columns="lr", values="acc_mean") * 100
+        grid = grid.sort_index(key=lambda s: s.map(an.sort_key))
+        grid = grid.sort_index(axis=1, ascending=False)
+        im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), [an.fmt(v) for v in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [an.label("optimizer", v) for v in grid.index])
+        ax.set_xlabel("learning rate")
+        ax.set_title(f"{an.label('dataset', ds)} / {an.label('model', model)}")
+        for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=9)
+        fig.colorbar(im, ax=ax, label="test acc (%)")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    return _save(fig, outdir, "accuracy_heatmap.png")
+
+
+def pareto_front(times: np.ndarray, accs: np.ndarray) -> np.ndarray:
+    """Indices of the points not beaten by one both faster and at least as accurate."""
+    order = np.lexsort((-accs, times))
+    front, best = [], -np.inf
+    for i in order:
+        if accs[i] > best:
+            front.append(i)
+            best = accs[i]
+    return np.asarray(front, dtype=int)
+
+
+def efficiency_frontier(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Final test accuracy vs training time per trial, per dataset, Pareto front marked."""
+    fin = an.finished(df)
+    fin = fin.assign(_t=an.numeric(fin, "train_time_ms") / 1000,
+                     _acc=an.numeric(fin, "test_acc") * 100, _method=an.method_of(fin))
+    fin = fin[fin["_t"].notna() & (fin["_t"] > 0)]
+    if fin.empty:
+        return None
+    datasets = sorted(an.column(fin, "dataset").dropna().unique(), key=an.sort_key) or [None]
+    fig = _figure(5.5 * len(datasets), 4.2)
+    axes = np.atleast_1d(fig.subplots(1, len(datasets))).ravel()
+    for ax, ds in zip(axes, datasets, strict=True):
+        sub = fin if ds is None else fin[fin["dataset"] == ds]
+        for method, m in sub.groupby("_method"):
+            ax.scatter(m["_t"], m["_acc"], label=method, alpha=0.75, s=28)
+        front = pareto_front(sub["_t"].to_numpy(), sub["_acc"].to_numpy())
+        pts = sub.iloc[front]
+        ax.step(pts["_t"], pts["_acc"], where="post", color="k", lw=1.2, label="Pareto front")
+        ax.scatter(pts["_t"], pts["_acc"], facecolors="none", edgecolors="k", s=80)
+        ax.set_xscale("log")
+        ax.set_xlabel("training time (s, log)")
+        ax.set_ylabel("final test accuracy (%)")
+        ax.set_title(an.label("dataset", ds) if ds else "all trials")
+        ax.legend(fontsize=8)
+    return _save(fig, outdir, "efficiency_frontier.png")
+
+
+def speedup_bars(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Mean CPU-vs-GPU training speedup per model (CPU time / GPU time)."""
+    pairs, _ = an.cpu_gpu_pairs(df)
+    if pairs is None:
+        return None
+    per = pairs.groupby("model")["speedup"].agg(["mean", "min", "max"]).sort_index()
+    fig = _figure(5.5, 3.8)
+    ax = fig.subplots()
+    x = np.arange(len(per))
+    err = np.vstack([per["mean"] - per["min"], per["max"] - per["mean"]])
+    ax.bar(x, per["mean"], yerr=err, capsize=4, color="tab:green")
+    for i, v in enumerate(per["mean"]):
+        ax.text(i, v, f"{v:.2f}x", ha="center", va="bottom")
+    ax.set_xticks(x, [an.label("model", m) for m in per.index])
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_ylabel("speedup (CPU time / GPU time)")
+    ax.set_title("GPU speedup per model (range over configurations)")
+    return _save(fig, outdir, "cpu_gpu_speedup.png")
+
+
+def flops_vs_time(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Training time vs FLOPs per image for ResNet trials, per device, with a linear fit."""
+    res = an.finished(df[an.trainer_of(df) == "resnet"])
+    flops = an.numeric(res, "flops").fillna(2 * an.numeric(res, "macs"))
+    res = res.assign(_f=flops / 1e6, _t=an.numeric(res, "train_time_ms") / 1000,
+                     _dev=an.device_of(res))
+    res = res[res["_f"].notna() & res["_t"].notna()]
+    if res.empty:
+        return None
+    fig = _figure(5.8, 4.2)
+    ax = fig.subplots()
+    for dev, sub in res.groupby("_dev"):
+        ax.scatter(sub["_f"], sub["_t"], label=f"{str(dev).upper()} trials", alpha=0.7)
+        if sub["_f"].nunique() >= 2:
+            slope, icept = np.polyfit(sub["_f"], sub["_t"], 1)
+            xs = np.linspace(sub["_f"].min(), sub["_f"].max(), 50)
+            ax.plot(xs, slope * xs + icept, ls="--",
+                    label=f"{str(dev).upper()} fit: {slope:.3g} s/MFLOP + {icept:.3g} s")
+    ax.set_xlabel("FLOPs per image (M, = 2 x MACs)")
+    ax.set_ylabel("training time (s)")
+    ax.set_title("Complexity vs training time")
+    ax.legend(fontsize=8)
+    return _save(fig, outdir, "flops_vs_time.png")
+
+
+def _best_with(df: pd.DataFrame, has: Callable[[object], bool], column: str) -> pd.Series | None:
+    if column not in df.columns:
+        return None
+    sub = df[df[column].map(has)]
+    return an.best_trial(sub) if len(sub) else None
+
+
+def training_curves(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Loss and accuracy per epoch of the best trial that reported per-epoch history."""
+    best = _best_with(df, lambda h: isinstance(h, list) and len(h) > 1, "history")
+    if best is None:
+        return None
+    hist = pd.DataFrame(best["history"])
+    x = hist["epoch"] if "epoch" in hist else hist.get("training_iteration", hist.index)
+    fig = _figure(10, 3.8)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for col in ("train_loss", "val_loss"):
+        if col in hist:
+            ax_loss.plot(x, hist[col], marker="o", label=col)
+    for col in ("train_acc", "val_acc"):
+        if col in hist:
+            ax_acc.plot(x, hist[col] * 100, marker="o", label=col)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+    fig.suptitle(f"Best trial {best['trial_id']}: {_trial_label(best)}")
+    return _save(fig, outdir, "training_curves.png")
+
+
+def confusion_matrix(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Confusion matrix (test set) of the best trial that reported one."""
+    best = _best_with(df, lambda m: isinstance(m, list) and len(m) > 0, "confusion_matrix")
+    if best is None:
+        return None
+    cm = np.asarray(best["confusion_matrix"], dtype=float)
+    n = cm.shape[0]
+    names = FASHION_CLASSES if best.get("dataset") == "fashion_mnist" and n == 10 else range(n)
+    fig = _figure(6.5, 5.8)
+    ax = fig.subplots()
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(n), [str(c) for c in names], rotation=45, ha="right")
+    ax.set_yticks(range(n), [str(c) for c in names])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    hi = cm.max() if cm.size else 0
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                color="w" if v > hi / 2 else "k")
+    fig.colorbar(im, ax=ax)
+    ax.set_title(f"Confusion matrix: {_trial_label(best)}")
+    return _save(fig, outdir, "confusion_matrix.png")
+
+
+def _trial_label(t: pd.Series) -> str:
+    method = an.method_of(t.to_frame().T).iloc[0]
+    ds = an.label("dataset", t.get("dataset"))
+    return f"{method}, {ds}, test acc {an.pct(t.get('test_acc'))}%"
+
+
+PLOTS: tuple[Callable[[pd.DataFrame, Path], Path | None], ...] = (
+    accuracy_heatmap,
+    efficiency_frontier,
+    speedup_bars,
+    flops_vs_time,
+    training_curves,
+    confusion_matrix,
+)
+
+
+def make_plots(df: pd.DataFrame, outdir: Path) -> list[Path]:
+    """Every plot that the data allows; returns the PNG paths written."""
+    return [p for fn in PLOTS if (p := fn(df, Path(outdir))) is not None]
