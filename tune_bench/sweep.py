@@ -72,9 +72,16 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
         return
 
     cfg = ResNetConfig.from_dict(flat)
-    state, restored_from = _load_newest_state(tune.get_checkpoint(), ctx.get_trial_dir())
+    state, restored_from, known = _load_newest_state(tune.get_checkpoint(),
+                                                     _storage_trial_dir(ctx))
     prov["restored_from_epoch"] = state["epoch"] if state else 0
     prov["restored_from"] = restored_from
+    if state is not None:
+        # Tune restores the trial's result.json as of the checkpoint it knows (`known` epochs);
+        # epochs of a newer checkpoint found on disk are reported again from its history, so
+        # that result.json holds every epoch once. The last epoch train_resnet reports itself.
+        for row in state["history"][known:min(state["epoch"], cfg.epochs - 1)]:
+            tune.report({**row, **prov, "replayed": True})
 
     def on_epoch(metrics: dict[str, Any], st: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as d:
@@ -96,24 +103,55 @@ def _read_state(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _load_newest_state(ckpt: Any, trial_dir: str | None) -> tuple[dict[str, Any] | None, str]:
+def _storage_trial_dir(ctx: Any) -> str | None:
+    """The trial's directory under the (local) storage path, where its checkpoints persist.
+
+    `get_trial_dir()` is the worker's working directory under /tmp/ray, which holds none.
+    """
+    try:
+        import pyarrow.fs
+
+        storage = ctx.get_storage()
+        if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+            return storage.trial_fs_path
+    except Exception:  # not in a Tune session, or a Ray without this (developer) API
+        pass
+    return None
+
+
+def _marked_epoch(path: Path) -> int:
+    try:
+        return int((path / DONE_MARKER).read_text())
+    except (OSError, ValueError):
+        return -1
+
+
+def _load_newest_state(ckpt: Any, trial_dir: str | None
+                       ) -> tuple[dict[str, Any] | None, str, int]:
     """The newest complete training state: Tune's checkpoint or a newer one on disk.
 
-    After a hard kill of the driver, Tune's experiment snapshot can lag behind the checkpoints
-    already persisted in the trial directory; those are complete when their marker exists.
+    Returns (state, where it came from, the epoch of Tune's checkpoint or 0). After a hard kill
+    of the driver, Tune's experiment snapshot can lag behind the checkpoints already persisted
+    in the trial directory; those are complete when their marker exists. Checkpoint numbers
+    restart when Tune restarts a trial it knew no checkpoint of, so the epoch in the marker,
+    not the directory name, says which is newest.
     """
     best, where = None, ""
     if ckpt is not None:
         with ckpt.as_directory() as d:
             best, where = _read_state(Path(d)), "tune"
+    known = best["epoch"] if best else 0
     if trial_dir and Path(trial_dir).is_dir():
-        for d in sorted(Path(trial_dir).glob("checkpoint_*"), reverse=True):
+        found = sorted(((_marked_epoch(d), d) for d in Path(trial_dir).glob("checkpoint_*")),
+                       reverse=True)
+        for epoch, d in found:
+            if epoch <= known:
+                break
             st = _read_state(d)
             if st is not None:
-                if best is None or st["epoch"] > best["epoch"]:
-                    best, where = st, f"disk:{d.name}"
+                best, where = st, f"disk:{d.name}"
                 break
-    return best, where
+    return best, where, known
 
 
 # --------------------------------------------------------------------------- sweep options
