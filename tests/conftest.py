@@ -9,6 +9,9 @@ import pytest
 
 from tests.idx_utils import make_fake_root
 
+# Every Ray the tests start (in-process or in subprocesses) stays on 127.0.0.1.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
 REAL_DATA = os.environ.get("TUNE_BENCH_DATA_DIR")
 
 

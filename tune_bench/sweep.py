@@ -249,9 +249,23 @@ def start_ray(opts: SweepOptions) -> bool:
             raise ResourceError(f"--address {opts.address}: cannot join the Ray cluster "
                                 f"({str(e).splitlines()[0]})") from None
         return True
+    loopback_only()
     ray.init(num_cpus=opts.num_cpus, num_gpus=opts.num_gpus, _node_ip_address="127.0.0.1",
              dashboard_host="127.0.0.1", **kwargs)
     return True
+
+
+def loopback_only() -> None:
+    """Keep a local Ray on 127.0.0.1.
+
+    Ray resolves "127.0.0.1" to the machine's outward address on Linux unless its cluster mode
+    is off; off, every node address is the loopback one. The variable is inherited by the Ray
+    processes this driver starts.
+    """
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def cluster_view() -> tuple[dict[str, float], list[dict[str, float]]]:
