@@ -250,8 +250,11 @@ def start_ray(opts: SweepOptions) -> bool:
                                 f"({str(e).splitlines()[0]})") from None
         return True
     loopback_only()
-    ray.init(num_cpus=opts.num_cpus, num_gpus=opts.num_gpus, _node_ip_address="127.0.0.1",
-             dashboard_host="127.0.0.1", **kwargs)
+    # address="local": always a new local instance. Without it ray.init() joins whatever cluster
+    # /tmp/ray/ray_current_cluster names (another user's `ray start` or test cluster), and the
+    # sweep then runs on, and dies with, someone else's cluster.
+    ray.init(address="local", num_cpus=opts.num_cpus, num_gpus=opts.num_gpus,
+             _node_ip_address="127.0.0.1", dashboard_host="127.0.0.1", **kwargs)
     return True
 
 
