@@ -234,7 +234,7 @@ def test_nothing_written_into_experiment_dir(tmp_path: Path) -> None:
     an.all_tables(df)
     make_plots(df, tmp_path / "plots")
     status_summary(exp)
-    write_report([exp], "html", out=tmp_path / "report", export="parquet")
+    write_report([exp], "csv", out=tmp_path / "report", export="parquet")
     assert _snapshot(exp) == before
 
 
@@ -247,7 +247,7 @@ def test_ten_thousand_trials(tmp_path: Path) -> None:
     trials.append({"config": {"trainer": "svm"}, "results": [], "state": "PENDING"})
     trials.append({"config": {"trainer": "svm"}, "results": [], "state": "ERROR",
                    "error": "MemoryError: too big"})
-    df = load(tmp_path, trials, auxiliary_files=False)
+    df = load(tmp_path, trials, auxiliary_files=False, indent=None)
     assert len(df) == n and df["trial_id"].is_unique
     assert df["state"].value_counts().to_dict() == {"TERMINATED": n - 2, "PENDING": 1, "ERROR": 1}
     expected = sum((i % 997) / 1000 for i in range(n - 2))
@@ -331,6 +331,29 @@ def test_best_per_configuration_numbers(q1: pd.DataFrame) -> None:
     assert "final (last reported) test_acc" in notes and "pin_memory" in notes
     assert "epochs" in notes and "1 configuration(s) have repeats" in notes
     assert "2 trial(s) without a final test_acc left out (1 PENDING, 1 ERROR)" in notes
+
+
+def test_best_per_configuration_significance(tmp_path: Path) -> None:
+    a, b = [0.90, 0.92, 0.94], [0.80, 0.81, 0.83]
+    trials = [resnet(v, seed=i) for i, v in enumerate(a)]
+    trials += [resnet(v, batch_size=32, seed=i) for i, v in enumerate(b)]
+    t = an.best_per_configuration(load(tmp_path, trials))
+    assert t.df["ResNet-18 Acc (%)"].tolist() == ["92.00 ± 2.00 (n=3)*", "81.33 ± 1.53 (n=3)"]
+    p = stats.ttest_ind(a, b, equal_var=False).pvalue
+    note = next(n for n in t.notes if n.startswith("MNIST: best cell"))
+    assert "ResNet-18 bs=16 SGD lr=0.001: 92.00% (95% CI [87.03, 96.97], n=3)" in note
+    assert "runner-up ResNet-18 bs=32 SGD lr=0.001: 81.33%" in note
+    assert note.endswith(f"p = {p:.3g}: significant at p < 0.05")
+
+
+def test_foreign_experiment_without_project_keys(tmp_path: Path) -> None:
+    trials = [{"config": {"width": w}, "results": [{"test_acc": a, "final": True}]}
+              for w, a in ((1, 0.5), (2, 0.7))]
+    df = load(tmp_path, trials)
+    tables = {t.key: t for t in an.all_tables(df)}
+    assert tables["best_per_configuration"].df.empty
+    assert tables["cross_method"].df.values.tolist() == [["unknown", "70.00*", "-"]]
+    assert tables["best_models"].df.iloc[0]["Configuration"] == "width=2"
 
 
 def test_single_runs_say_so(tmp_path: Path) -> None:
@@ -544,7 +567,11 @@ def test_error_line_from_real_traceback() -> None:
 
 def test_flatten_config_collisions() -> None:
     flat = an.flatten_config({"kernel": "rbf", "variant": {"kernel": "poly", "C": 2}})
-    assert flat == {"kernel": "rbf", "variant.kernel": "poly", "C": 2}
+    assert flat == {"kernel": "rbf", "C": 2}
+    from tune_bench.config import flatten_config
+
+    nested = {"seed": 3, "variant": {"seed": 0, "model": "resnet18", "lr": 0.1}}
+    assert an.flatten_config(nested) == flatten_config(nested)
 
 
 # --------------------------------------------------------------------------- real Tune

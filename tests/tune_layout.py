@@ -2,8 +2,9 @@
 
 Observed from a real `Tuner.fit()` with ray 2.60:
 
-- `<root>/<name>/experiment_state-<date>.json`: `{"trial_data": [[info, runtime], ...],
-  "runner_data": {...}, "stats": {...}}` where `info` and `runtime` are JSON *strings*;
+- `<root>/<name>/experiment_state-<date>.json` (compact): `{"trial_data": [[info, runtime],
+  ...], "runner_data": {...}, "stats": {...}}` where `info` and `runtime` are JSON *strings*
+  (indented by 2);
   `info` holds `trial_id`, `status`, `relative_logdir`, `config`, ... and hex-encoded pickles
   for some fields; `runtime` holds `last_result` (with `done: true` once finished),
   `error_filename`, `num_failures`, ...
@@ -43,6 +44,7 @@ def write_experiment(
     trainable: str = "train_fn",
     write_state: bool = True,
     auxiliary_files: bool = True,
+    indent: int | None = 2,
 ) -> Path:
     """Write `<root>/<name>` like Tune 2.60 does and return it.
 
@@ -50,7 +52,8 @@ def write_experiment(
     `state` (TERMINATED / ERROR / RUNNING / PENDING; default TERMINATED), optional `error`
     (the exception line, e.g. "ValueError: boom") and optional `checkpoints` (bool).
     `write_state=False` leaves out experiment_state-*.json (states must then be inferred);
-    `auxiliary_files=False` skips params.pkl, progress.csv and the events file (faster).
+    `auxiliary_files=False` skips params.pkl, progress.csv and the events file, and
+    `indent=None` writes the per-trial JSON strings compactly (both only for speed).
     """
     exp = Path(root) / name
     exp.mkdir(parents=True, exist_ok=True)
@@ -59,16 +62,17 @@ def write_experiment(
     (exp / f"basic-variant-state-{DATE}.json").write_bytes(pickle.dumps({"_iterators": []}))
     trial_data = []
     for i, spec in enumerate(trials):
-        trial_data.append(_write_trial(exp, name, trainable, i, spec, auxiliary_files))
+        trial_data.append(_write_trial(exp, name, trainable, i, spec, auxiliary_files, indent))
     if write_state:
         state = {"trial_data": trial_data, "runner_data": _runner_data(), "stats": {
             "start_time": START}}
-        (exp / f"experiment_state-{DATE}.json").write_text(json.dumps(state, indent=2))
+        (exp / f"experiment_state-{DATE}.json").write_text(json.dumps(state))
     return exp
 
 
 def _write_trial(
-    exp: Path, name: str, trainable: str, index: int, spec: dict[str, Any], aux: bool
+    exp: Path, name: str, trainable: str, index: int, spec: dict[str, Any], aux: bool,
+    indent: int | None,
 ) -> list[str]:
     config = spec.get("config", {})
     status = spec.get("state", "TERMINATED")
@@ -83,7 +87,7 @@ def _write_trial(
         _write_trial_files(d, config, results, spec, aux)
     info = _trial_info(trainable, trial_id, config, tag, status, dirname)
     runtime = _trial_runtime(results, status, "error" in spec)
-    return [json.dumps(info, indent=2), json.dumps(runtime, indent=2)]
+    return [json.dumps(info, indent=indent), json.dumps(runtime, indent=indent)]
 
 
 def _write_trial_files(

@@ -341,15 +341,14 @@ def _error_line(text: str) -> str | None:
 def flatten_config(config: dict) -> dict[str, Any]:
     """Flatten nested dicts into plain keys (`{"variant": {"kernel": "poly"}}` -> `kernel`).
 
-    Shallower keys win a name clash; the deeper one keeps its dotted path (`variant.kernel`).
+    As in `config.flatten_config`, a shallower key overrides a nested one of the same name
+    (sampled axes at the top level override the grid point under `variant`).
     """
     if not any(isinstance(v, dict) for v in config.values()):
         return dict(config)
-    items = sorted(_walk(config), key=lambda pv: pv[0].count("."))
     out: dict[str, Any] = {}
-    for path, value in items:
-        leaf = path.rsplit(".", 1)[-1]
-        out[leaf if leaf not in out else path] = value
+    for path, value in sorted(_walk(config), key=lambda pv: pv[0].count(".")):
+        out.setdefault(path.rsplit(".", 1)[-1], value)
     return out
 
 
@@ -497,7 +496,17 @@ def config_groups(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
                     "time_mean": float(np.nanmean(time[idx])) if np.isfinite(time[idx]).any()
                     else math.nan,
                     "trial_ids": list(ids[idx]), "best_trial_id": ids[best_i], "_key": k})
-    return rank(pd.DataFrame(out)).drop(columns="_key")
+    return ensure_columns(rank(pd.DataFrame(out)).drop(columns="_key"), STANDARD_KEYS)
+
+
+STANDARD_KEYS = ("trainer", "dataset", "model", "kernel", "batch_size", "optimizer", "lr",
+                 "epochs", "C", "gamma", "degree")
+
+
+def ensure_columns(df: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
+    """`df` with the missing `cols` added as empty (None) columns."""
+    missing = [c for c in cols if c not in df.columns]
+    return df.assign(**{c: None for c in missing}) if missing else df
 
 
 def _present(v: Any) -> bool:
@@ -566,9 +575,11 @@ def label(kind: str, v: Any) -> str:
 def method_of(df: pd.DataFrame) -> pd.Series:
     """'ResNet-18' ... for ResNet trials, 'SVM (poly)' / 'SVM (rbf)' for SVM trials."""
     tr = trainer_of(df)
-    res = column(df, "model").map(lambda m: label("model", m))
-    svm = column(df, "kernel").map(lambda k: f"SVM ({k})")
-    return pd.Series(np.where(tr == "svm", svm, res), index=df.index)
+    res = column(df, "model").map(lambda m: label("model", m) if _present(m) else "ResNet")
+    svm = column(df, "kernel").map(lambda k: f"SVM ({k})" if _present(k) else "SVM")
+    other = column(df, "trainer").map(lambda t: str(t) if _present(t) else "unknown")
+    return pd.Series(np.where(tr == "svm", svm, np.where(tr == "resnet", res, other)),
+                     index=df.index)
 
 
 def _acc_cell(g: pd.Series) -> str:
@@ -650,8 +661,8 @@ def best_per_configuration(df: pd.DataFrame) -> Table | None:
     table = pd.DataFrame(out_rows)
     table[["_ds", "_bs", "_opt", "_lr"]] = pd.DataFrame(table["_axes"].tolist(), index=table.index)
     table = _sorted(table, ["_ds", "_bs", "_opt", "_lr"], descending=["_lr"])
-    notes = _mark_best_cells(table, models)
-    notes += _cell_significance(cells)
+    _mark_best_cells(table, models)
+    notes = _cell_significance(cells)
     remaining = [c for c in config_columns(res)
                  if c not in {*_CELL_AXES, "model", "trainer", "seed"} and c in res.columns]
     remaining = varying(res, remaining)
@@ -669,9 +680,9 @@ def best_per_configuration(df: pd.DataFrame) -> Table | None:
                  table[shown].reset_index(drop=True), notes)
 
 
-def _mark_best_cells(table: pd.DataFrame, models: list) -> list[str]:
-    notes = []
-    for ds, idx in table.groupby("_ds", dropna=False, sort=False).groups.items():
+def _mark_best_cells(table: pd.DataFrame, models: list) -> None:
+    """Append `*` to every cell equal to the best of its dataset (ties all marked)."""
+    for idx in table.groupby("_ds", dropna=False, sort=False).groups.values():
         means = table.loc[idx, [f"_mean_{m}" for m in models]]
         best = np.nanmax(means.to_numpy(dtype=float)) if means.notna().any().any() else math.nan
         if math.isnan(best):
@@ -681,18 +692,26 @@ def _mark_best_cells(table: pd.DataFrame, models: list) -> list[str]:
             vals = table.loc[idx, f"_mean_{m}"].to_numpy(dtype=float)
             hit = np.asarray(idx)[np.isclose(vals, best, rtol=0, atol=1e-12)]
             table.loc[hit, col] = table.loc[hit, col] + "*"
-        notes.append(f"{label('dataset', ds)}: best {pct(best)}%")
-    return notes
 
 
 def _cell_significance(cells: pd.DataFrame) -> list[str]:
     notes = []
     for ds, sub in _sorted(cells, ["dataset"]).groupby("dataset", dropna=False, sort=False):
         sub = rank(sub)
+        best = sub.iloc[0]
         runner = sub.iloc[1] if len(sub) > 1 else None
-        notes.append(f"{label('dataset', ds)}: best vs runner-up cell: "
-                     + significance_text(sub.iloc[0], runner))
+        text = f"{label('dataset', ds)}: best cell {_cell_name(best)}: {pct(best['acc_mean'])}%"
+        if best["n"] > 1:
+            text += f" (95% CI {_ci_cell(best)}, n={int(best['n'])})"
+        if runner is not None:
+            text += f"; runner-up {_cell_name(runner)}: {pct(runner['acc_mean'])}%"
+        notes.append(f"{text}; {significance_text(best, runner)}")
     return notes
+
+
+def _cell_name(g: pd.Series) -> str:
+    return (f"{label('model', g['model'])} bs={fmt(g['batch_size'])} "
+            f"{label('optimizer', g['optimizer'])} lr={fmt(g['lr'])}")
 
 
 def top_runs(df: pd.DataFrame, n: int = 10) -> Table | None:
@@ -714,7 +733,7 @@ def top_runs(df: pd.DataFrame, n: int = 10) -> Table | None:
                         "Trial": r["trial_id"]})
             rows.append(row)
     notes = [f"top {n} single runs per dataset (one trial per row), ranked by final (last "
-             "reported) test_acc; ties broken by lower train_time_ms",
+             "reported) test_acc; ties broken by lower train_time_ms", SINGLE_RUNS,
              *_excluded_note(_resnet(df), res)]
     return Table("top_runs", f"Top {n} single runs", pd.DataFrame(rows), notes)
 
@@ -836,7 +855,7 @@ def cpu_gpu_pairs(df: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     res = finished(_resnet(df))
     if res.empty:
         return None, "no finished ResNet trials"
-    res = res.assign(_device=device_of(res))
+    res = ensure_columns(res.assign(_device=device_of(res)), ("dataset", "model"))
     devices = set(res["_device"])
     if "gpu" not in devices or "cpu" not in devices:
         missing = "GPU" if "gpu" not in devices else "CPU"
@@ -891,6 +910,8 @@ def cpu_vs_gpu(df: pd.DataFrame) -> tuple[Table | None, str]:
         "trials matched on dataset, model, optimizer, batch size, lr, epochs, n_train; "
         "averaged per device over seeds and loader settings (pin_memory, num_workers, amp)",
         "accuracies are final (last reported) test_acc",
+        SINGLE_RUNS if (pairs[["n_cpu", "n_gpu"]] <= 1).all().all()
+        else "n CPU/GPU: trials averaged on each side",
     ]
     return Table("cpu_vs_gpu", "CPU vs GPU performance", pd.DataFrame(rows), notes), ""
 
@@ -909,22 +930,24 @@ def cross_method(df: pd.DataFrame) -> Table | None:
     if fin.empty:
         return None
     groups = config_groups(fin.assign(_method=method_of(fin)), by=["_method"])
-    best = groups.groupby(["_method", "dataset"], dropna=False, sort=False).head(1)
-    datasets = sorted(best["dataset"].dropna().unique(), key=sort_key)
+    groups["_ds"] = groups["dataset"].map(lambda d: fmt(d) if _present(d) else "")
+    best = groups.groupby(["_method", "_ds"], sort=False).head(1)
+    datasets = sorted(best["_ds"].unique(), key=sort_key)
     rows = []
     for method in sorted(best["_method"].unique(), key=_method_order):
-        row = {"Method": method}
+        row: dict[str, Any] = {"Method": method}
         for ds in datasets:
-            hit = best[(best["_method"] == method) & (best["dataset"] == ds)]
-            row[f"{label('dataset', ds)} Acc (%)"] = _acc_cell(hit.iloc[0]) if len(hit) else "-"
-            row[f"{label('dataset', ds)} Train Time (ms)"] = (
-                ms(hit["time_mean"].iloc[0]) if len(hit) else "-")
+            hit = best[(best["_method"] == method) & (best["_ds"] == ds)]
+            name = f"{label('dataset', ds)} " if ds else ""
+            row[f"{name}Acc (%)"] = _acc_cell(hit.iloc[0]) if len(hit) else "-"
+            row[f"{name}Train Time (ms)"] = ms(hit["time_mean"].iloc[0]) if len(hit) else "-"
             row[f"_m_{ds}"] = hit["acc_mean"].iloc[0] if len(hit) else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     for ds in datasets:
-        col, best_v = f"{label('dataset', ds)} Acc (%)", table[f"_m_{ds}"].max()
-        hit = np.isclose(table[f"_m_{ds}"].to_numpy(dtype=float), best_v, rtol=0, atol=1e-12)
+        col = f"{label('dataset', ds)} Acc (%)" if ds else "Acc (%)"
+        vals = table[f"_m_{ds}"].to_numpy(dtype=float)
+        hit = np.isclose(vals, np.nanmax(vals), rtol=0, atol=1e-12)
         table.loc[hit, col] = table.loc[hit, col] + "*"
     notes = ["each cell: the best configuration of the method on the dataset; " + BEST_RULE,
              "* = best method of the dataset", *_repeat_notes(groups)]

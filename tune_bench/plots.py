@@ -182,7 +182,8 @@ def training_curves(df: pd.DataFrame, outdir: Path) -> Path | None:
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.suptitle(f"Best trial {best['trial_id']}: {_trial_label(best)}")
     return _save(fig, outdir, "training_curves.png")
 

@@ -168,7 +168,10 @@ def export_trials(df: pd.DataFrame, out: Path, kind: str = "parquet") -> Path:
     path = out / f"trials.{kind}"
     if kind == "parquet":
         tidy.attrs = {}
-        tidy.to_parquet(path, index=False)
+        try:
+            tidy.to_parquet(path, index=False)
+        except ImportError as exc:
+            raise ConfigError(f"export parquet: {exc} (pip install 'tune-bench[parquet]')") from exc
     else:
         tidy.to_csv(path, index=False)
     return path
