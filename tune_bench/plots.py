@@ -148,7 +148,7 @@ def flops_vs_time(df: pd.DataFrame, outdir: Path) -> Path | None:
             slope, icept = np.polyfit(sub["_f"], sub["_t"], 1)
             xs = np.linspace(sub["_f"].min(), sub["_f"].max(), 50)
             ax.plot(xs, slope * xs + icept, ls="--",
-                    label=f"{str(dev).upper()} fit: {slope:.3g} s/MFLOP + {icept:.3g} s")
+                    label=f"{str(dev).upper()} fit: {slope:.3g} s/MFLOP {icept:+.3g} s")
     ax.set_xlabel("FLOPs per image (M, = 2 x MACs)")
     ax.set_ylabel("training time (s)")
     ax.set_title("Complexity vs training time")
