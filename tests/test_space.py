@@ -139,17 +139,18 @@ def test_q2_is_48_hardware_trials() -> None:
     assert _axis_values(spec.points, "epochs") == {5}
 
 
-def test_smoke_is_small_cpu_only_and_mixed() -> None:
+def test_smoke_is_small_and_covers_both_trainers_and_devices() -> None:
     spec = load_space(SPACES / "smoke.yaml")
-    assert 8 <= spec.n_trials <= 10
-    assert _axis_values(spec.points, "device") == {"cpu"}
-    assert _axis_values(spec.points, "trainer") == {"resnet", "svm"}
-    resnet = [p for p in spec.points if p["trainer"] == "resnet"]
+    cpu = [p for p in spec.points if p["device"] == "cpu"]
+    assert 8 <= len(cpu) <= 10  # what runs on a machine without GPUs
+    assert _axis_values(spec.points, "device") == {"cpu", "gpu"}
+    assert _axis_values(cpu, "trainer") == {"resnet", "svm"}
+    resnet = [p for p in cpu if p["trainer"] == "resnet"]
     svm = [p for p in spec.points if p["trainer"] == "svm"]
     assert len(resnet) <= 4
-    assert all(p["n_train"] <= 300 and p["epochs"] == 1 for p in resnet)
+    assert all(p["n_train"] <= 1000 and p["epochs"] <= 2 for p in resnet)
     assert {p["kernel"] for p in svm} == {"poly", "rbf"}
-    assert all(p["n_train"] <= 1000 for p in svm)
+    assert all(p["n_train"] <= 1000 and p["device"] == "cpu" for p in svm)
 
 
 def test_random_asha_example() -> None:
@@ -326,7 +327,8 @@ def test_describe_trials() -> None:
     assert rows[0]["batch_size"] == "choice(16, 32, 64)"
     assert rows[0]["resources"] == {"cpu": 1} and rows[0]["samples"] == 4
     smoke = describe_trials(load_space(SPACES / "smoke.yaml"))
-    assert all(r["resources"] == {"cpu": 1} for r in smoke)
+    assert all(r["resources"] == ({"cpu": 1, "gpu": 0.25} if r["device"] == "gpu" else
+                                  {"cpu": 1}) for r in smoke)
 
 
 def test_space_does_not_import_ray() -> None:

@@ -75,12 +75,17 @@ class _FallbackWatcher(logging.Handler):
     __hash__ = logging.Handler.__hash__
 
 
-def make_svc(backend: str, params: dict[str, Any]) -> Any:
-    """An unfitted SVC of the concrete `backend` with SVC `params` (kernel, C, gamma, ...)."""
+def make_svc(backend: str, params: dict[str, Any], threads: int | None = None) -> Any:
+    """An unfitted SVC of the concrete `backend` with SVC `params` (kernel, C, gamma, ...).
+
+    oneDAL takes its thread count as `n_jobs`; the other backends are limited by BackendRun.
+    """
     if backend == "sklearn":
         from sklearn.svm import SVC
     elif backend == "onedal":
         from sklearnex.svm import SVC
+
+        return SVC(**params, n_jobs=threads)
     elif backend == "cuml":  # pragma: no cover - needs a GPU
         from cuml.svm import SVC
     else:

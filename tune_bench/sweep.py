@@ -239,9 +239,10 @@ def start_ray(opts: SweepOptions) -> bool:
     """
     if ray.is_initialized():
         return False
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    # Trials' own output stays in Ray's logs; errors reach the user through Tune's error.txt.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
-                              "log_to_driver": True}
+                              "log_to_driver": False}
     if opts.address:
         try:
             ray.init(address=opts.address, **kwargs)

@@ -285,7 +285,7 @@ def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | Non
     backend = resolve_backend(cfg.backend, cfg.device)
     split = split if split is not None else load_split(cfg.dataset, cfg.split, data_dir)
     x_tr, y_tr, x_te, y_te = svm_arrays(split, cfg.n_train, cfg.n_test, cfg.seed)
-    svc = make_svc(backend, svc_params(cfg))
+    svc = make_svc(backend, svc_params(cfg), threads)
     with BackendRun(backend, threads) as run:
         t0 = time.perf_counter()
         svc.fit(x_tr, y_tr)
