@@ -240,7 +240,11 @@ def analyze(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; turn tune-bench errors into one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Not standalone, typer *returns* the code of a typer.Exit (and 130 for Ctrl+C) instead
+        # of exiting with it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            sys.exit(code)
     except TuneBenchError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
