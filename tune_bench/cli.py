@@ -179,7 +179,8 @@ def _finish(outcome: Any, tables: bool) -> None:
     if tables and outcome.states.get("TERMINATED"):
         from tune_bench.report import write_report
 
-        out.print(write_report([outcome.path], fmt="markdown", out=None))
+        out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
+                  highlight=False)
     if outcome.interrupted:
         err.print(f"interrupted: state saved; continue with: tune-bench resume {outcome.path}")
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -231,7 +232,7 @@ def analyze(
         raise ConfigError(f"--format: must be markdown, csv, latex or html (got {fmt!r})")
     if export not in (None, "parquet"):
         raise ConfigError(f"--export: must be parquet (got {export!r})")
-    if fmt in ("csv", "latex", "html") and out_dir is None:
+    if (fmt in ("csv", "latex", "html") or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
     text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export)
     out.print(text, markup=False, highlight=False)
