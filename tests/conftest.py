@@ -35,7 +35,7 @@ def ray_session():
     loopback only, no dashboard. Stopped at the end of the session."""
     import ray
 
-    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False,
+             _node_ip_address="127.0.0.1", logging_level="WARNING")
     yield ray
     ray.shutdown()
