@@ -721,6 +721,9 @@ def top_runs(df: pd.DataFrame, n: int = 10) -> Table | None:
         return None
     hp = [c for c in config_columns(res) if c not in ("trainer", "dataset", "model")]
     hp = [c for c in hp if res[c].notna().any()]
+    core = ("batch_size", "optimizer", "lr", "epochs", "pin_memory", "device")
+    constant = [c for c in hp if c not in core and res[c].astype(str).nunique() <= 1]
+    hp = [c for c in hp if c not in constant]
     rows = []
     for ds, sub in _sorted(res, ["dataset"]).groupby("dataset", dropna=False, sort=False):
         sub = rank(sub.assign(_acc=numeric(sub, "test_acc"), _t=numeric(sub, "train_time_ms")),
@@ -734,6 +737,8 @@ def top_runs(df: pd.DataFrame, n: int = 10) -> Table | None:
             rows.append(row)
     notes = [f"top {n} single runs per dataset (one trial per row), ranked by final (last "
              "reported) test_acc; ties broken by lower train_time_ms", SINGLE_RUNS,
+             *([("same in every run: " + ", ".join(
+                 f"{c}={_hp_value(c, res[c].iloc[0])}" for c in constant))] if constant else []),
              *_excluded_note(_resnet(df), res)]
     return Table("top_runs", f"Top {n} single runs", pd.DataFrame(rows), notes)
 
