@@ -6,6 +6,7 @@ driver and handed to every trial through the object store (`tune.with_parameters
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -453,9 +454,12 @@ def _error_line(lines: list[str]) -> str:
 def save_spec(path: Path, spec: SweepSpec, opts: SweepOptions, points: list[dict]) -> None:
     """Record the validated space, the file's text and the options, so resume can rebuild."""
     src = Path(spec.source)
+    options = {k: v for k, v in opts.__dict__.items() if k != "progress"}
+    if options.get("data_dir"):  # resume may run from another working directory
+        options["data_dir"] = str(Path(options["data_dir"]).expanduser().resolve())
     data = {"spec": spec.to_dict(), "points": points,
             "source": spec.source, "source_text": src.read_text() if src.is_file() else None,
-            "options": {k: v for k, v in opts.__dict__.items() if k != "progress"},
+            "options": options,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     path.mkdir(parents=True, exist_ok=True)
     (path / SPEC_FILE).write_text(json.dumps(data, indent=1, default=str))
@@ -535,6 +539,20 @@ def read_saved_spec(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{f}: unreadable ({e.msg})") from None
 
 
+def _snapshot_statuses(path: Path) -> list[str]:
+    """The status of each trial in Tune's newest experiment snapshot (read as JSON)."""
+    files = sorted(path.glob("experiment_state-*.json"))
+    if not files:
+        return []
+    try:
+        out = []
+        for info, _runtime in json.loads(files[-1].read_text())["trial_data"]:
+            out.append((json.loads(info) if isinstance(info, str) else info)["status"])
+        return out
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return []
+
+
 def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | None = None,
                  address: str | None = None, progress: bool = True,
                  num_cpus: int | None = None) -> SweepOutcome:
@@ -543,8 +561,6 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
     if not path.is_dir():
         raise ExperimentError(f"{path}: no such experiment directory")
     saved = read_saved_spec(path)
-    if not tune.Tuner.can_restore(str(path)):
-        raise ExperimentError(f"{path}: no Tune experiment state to restore from")
     o = saved["options"]
     import yaml
 
@@ -555,6 +571,27 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
                         data_dir=data_dir or o.get("data_dir"), progress=progress,
                         num_cpus=num_cpus if num_cpus is not None else o.get("num_cpus"),
                         num_gpus=o.get("num_gpus"))
+    if not any(path.glob("experiment_state-*.json")):
+        # Stopped after tune-bench saved the space but before Tune's first snapshot (a kill
+        # during start-up): with no trial directory either, nothing ran, so run the sweep from
+        # the start with its saved options.
+        if any(p.is_dir() for p in path.iterdir()):
+            raise ExperimentError(f"{path}: stopped before Tune saved any state, so there is "
+                                  "nothing to resume; delete it and run the sweep again")
+        known = {f.name for f in dataclasses.fields(SweepOptions)}
+        rerun = SweepOptions(**{**{k: v for k, v in o.items() if k in known},
+                                **{k: getattr(opts, k) for k in ("storage_path", "name",
+                                   "address", "data_dir", "progress", "num_cpus")}})
+        (path / SPEC_FILE).unlink()
+        return run_sweep(spec, rerun)
+    if not tune.Tuner.can_restore(str(path)):
+        raise ExperimentError(f"{path}: no Tune experiment state to restore from")
+    expected = len(saved["points"]) * spec.tune_num_samples
+    trials = _snapshot_statuses(path)
+    if len(trials) == expected and set(trials) == {"TERMINATED"}:
+        return SweepOutcome(path, expected, {"TERMINATED": expected}, [],
+                            notes=[f"nothing to resume: all {expected} trials of {path} "
+                                   "finished"])
     started = start_ray(opts)
     try:
         datasets = load_datasets(saved["points"], opts.data_dir)
