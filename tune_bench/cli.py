@@ -120,6 +120,8 @@ def sweep(
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a value in every trial: --set n_train=500.")] = None,
+    keep_checkpoints: Annotated[bool, typer.Option(
+        help="Keep finished trials' checkpoints (default: deleted once safe).")] = False,
     tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
     progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
 ) -> None:
@@ -141,6 +143,7 @@ def sweep(
                            data_dir=data_dir, max_concurrent=max_concurrent,
                            max_failures=max_failures, drop_gpu_trials=drop_gpu_trials,
                            num_cpus=num_cpus, progress=progress,
+                           keep_checkpoints=keep_checkpoints,
                            extra={"overrides": overrides or None})
     outcome = sw.run_sweep(spec, opts)
     _finish(outcome, tables)
