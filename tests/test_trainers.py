@@ -105,6 +105,26 @@ def test_svm_backends_agree_and_record_themselves(mnist):
     assert stock["n_train_used"] == 300 and stock["n_test_used"] == 100
 
 
+def _predictions_agree(split, params: dict) -> float:
+    from tune_bench.data import svm_arrays
+    from tune_bench.svm_backends import make_svc
+
+    x_tr, y_tr, x_te, _ = svm_arrays(split, 400, 300, 0)
+    preds = [make_svc(b, params, 1).fit(x_tr, y_tr).predict(x_te) for b in ("sklearn", "onedal")]
+    return float((np.asarray(preds[0]) == np.asarray(preds[1])).mean())
+
+
+@pytest.mark.parametrize("params", [
+    {"kernel": "rbf", "C": 10.0, "gamma": "scale", "degree": 3, "coef0": 0.0},
+    {"kernel": "poly", "C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0},
+    {"kernel": "rbf", "C": 1.0, "gamma": 0.001, "degree": 3, "coef0": 0.0},
+])
+def test_onedal_predicts_what_stock_sklearn_predicts(real_data_dir, params):
+    pytest.importorskip("sklearnex")
+    split = load_split("fashion_mnist", "seeds", str(real_data_dir))
+    assert _predictions_agree(split, params) == 1.0
+
+
 def test_svm_poly_and_invalid_values(mnist):
     m = train_svm(SVMConfig(kernel="poly", degree=2, C=1.0, n_train=200, n_test=100,
                             backend="sklearn"), mnist)
