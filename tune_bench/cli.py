@@ -73,6 +73,9 @@ def train(
     if trainer not in ("resnet", "svm"):
         raise ConfigError(f"TRAINER: must be resnet or svm (got {trainer!r})")
     opts = parse_extra_options(ctx.args)
+    threads = opts.pop("threads", None)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"--threads: must be an integer >= 1 (got {threads!r})")
     try:
         cfg = (ResNetConfig if trainer == "resnet" else SVMConfig).from_dict(opts)
     except ConfigError as e:
@@ -80,7 +83,7 @@ def train(
     from tune_bench import trainers
 
     if trainer == "svm":
-        metrics = trainers.train_svm(cfg, data_dir=data_dir, threads=opts.get("threads"))
+        metrics = trainers.train_svm(cfg, data_dir=data_dir, threads=threads)
     else:
         def on_epoch(m: dict[str, Any], _state: dict[str, Any]) -> None:
             if not as_json:
@@ -88,7 +91,8 @@ def train(
                           f"train_acc {m['train_acc']:.4f}  val_loss {m['val_loss']:.4f}  "
                           f"val_acc {m['val_acc']:.4f}  {m['images_per_s']:.0f} img/s")
 
-        metrics = trainers.train_resnet(cfg, data_dir=data_dir, on_epoch=on_epoch)
+        metrics = trainers.train_resnet(cfg, data_dir=data_dir, on_epoch=on_epoch,
+                                        threads=threads)
     if as_json:
         print(json.dumps(metrics, default=str))
         return

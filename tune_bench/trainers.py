@@ -301,7 +301,7 @@ def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | Non
             "n_support": int(np.sum(svc.n_support_)), "svm_backend": run.ran,
             "svm_threads": used_threads, "confusion_matrix": cm.tolist(),
             "per_class_acc": (np.diag(cm) / np.maximum(cm.sum(1), 1)).round(6).tolist(),
-            "device_name": device_name(torch.device("cpu")) if cfg.device == "cpu" else "gpu",
+            "device_name": device_name(resolve_device(cfg.device)),
             "versions": library_versions(), "split": split.name, "n_train_used": len(y_tr),
             "n_test_used": len(y_te), "seed": cfg.seed, "hostname": socket.gethostname(),
             "final": True}
