@@ -253,6 +253,10 @@ def start_ray(opts: SweepOptions) -> bool:
                                 f"({str(e).splitlines()[0]})") from None
         return True
     loopback_only()
+    # Ray 2.60 turns token authentication on for a new local cluster and says so with a
+    # warning on stderr, which was a second line before every one-line error: keep it quiet.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+        logging.ERROR)
     # address="local": always a new local instance. Without it ray.init() joins whatever cluster
     # /tmp/ray/ray_current_cluster names (another user's `ray start` or test cluster), and the
     # sweep then runs on, and dies with, someone else's cluster.
