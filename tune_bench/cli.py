@@ -178,9 +178,20 @@ def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
                   markup=False)
 
 
+_warned: set[str] = set()
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: Any = None) -> None:
+    """Python warnings (e.g. GPU trials dropped) as one line, when they happen."""
+    _warned.add(str(message))
+    err.print(f"warning: {message}", markup=False, highlight=False)
+
+
 def _finish(outcome: Any, tables: bool) -> None:
     for n in outcome.notes:
-        err.print(f"warning: {n}")
+        if n not in _warned:
+            err.print(f"warning: {n}", markup=False, highlight=False)
     out.print(f"experiment: {outcome.path}  ({outcome.wall_s:.1f} s)  states: "
               + ", ".join(f"{k} {v}" for k, v in sorted(outcome.states.items())))
     if tables and outcome.states.get("TERMINATED"):
@@ -247,6 +258,9 @@ def analyze(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; turn tune-bench errors into one line and an exit code."""
+    import warnings
+
+    warnings.showwarning = _show_warning
     try:
         # Not standalone, typer *returns* the code of a typer.Exit (and 130 for Ctrl+C) instead
         # of exiting with it.
