@@ -68,7 +68,7 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Final metrics as JSON.")] = False,
 ) -> None:
     """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ..."""
-    from tune_bench.config import ResNetConfig, SVMConfig
+    from tune_bench.config import ResNetConfig, SVMConfig, validate_value
 
     if trainer not in ("resnet", "svm"):
         raise ConfigError(f"TRAINER: must be resnet or svm (got {trainer!r})")
@@ -77,6 +77,8 @@ def train(
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"--threads: must be an integer >= 1 (got {threads!r})")
     try:
+        for key, value in opts.items():  # from_dict ignores the other trainer's keys: refuse
+            validate_value(trainer, key, value)
         cfg = (ResNetConfig if trainer == "resnet" else SVMConfig).from_dict(opts)
     except ConfigError as e:
         raise _as_option(e) from None
