@@ -513,6 +513,9 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
         raise ExperimentError(f"experiment {path} exists already: resume it with "
                               f"'tune-bench resume {path}' or choose another --name")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # num_to_keep=1 forces a snapshot after each checkpoint (what makes resume exact); with
+    # short epochs Tune warns about it on every epoch.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     started = start_ray(opts)
     try:
         cluster, nodes = cluster_view()
