@@ -63,6 +63,8 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
     key = (flat["dataset"], flat.get("split", "seeds"))
     split = (datasets or {}).get(f"{key[0]}/{key[1]}")
+    if isinstance(split, ray.ObjectRef):
+        split = ray.get(split)  # zero-copy from this node's object store
     prov["data_from"] = "driver" if split is not None else "disk"
     if split is None:
         split = load_split(key[0], key[1], data_dir)
@@ -78,10 +80,13 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     prov["restored_from_epoch"] = state["epoch"] if state else 0
     prov["restored_from"] = restored_from
     if state is not None:
-        # Tune restores the trial's result.json as of the checkpoint it knows (`known` epochs);
-        # epochs of a newer checkpoint found on disk are reported again from its history, so
-        # that result.json holds every epoch once. The last epoch train_resnet reports itself.
-        for row in state["history"][known:min(state["epoch"], cfg.epochs - 1)]:
+        # The trial's result.json holds the epochs of the checkpoint Tune knows (`known`), or
+        # one more (Tune logs a result before it registers the result's checkpoint). Epochs of
+        # a newer checkpoint found on disk that it lacks are reported again from the
+        # checkpoint's history, so that result.json holds every epoch once. The last epoch
+        # train_resnet reports itself.
+        done = max(known, _recorded_epochs(ctx))
+        for row in state["history"][done:min(state["epoch"], cfg.epochs - 1)]:
             tune.report({**row, **prov, "replayed": True})
 
     def on_epoch(metrics: dict[str, Any], st: dict[str, Any]) -> None:
@@ -118,6 +123,22 @@ def _storage_trial_dir(ctx: Any) -> str | None:
     except Exception:  # not in a Tune session, or a Ray without this (developer) API
         pass
     return None
+
+
+def _recorded_epochs(ctx: Any) -> int:
+    """The last epoch in the trial's result.json as the driver is writing it, when the driver
+    runs on this node (0 when it cannot be read)."""
+    try:
+        last = 0
+        with open(Path(ctx.get_storage().trial_driver_staging_path, "result.json")) as f:
+            for line in f:
+                try:
+                    last = max(last, int(json.loads(line).get("epoch") or 0))
+                except (ValueError, TypeError, AttributeError):
+                    continue
+        return last
+    except Exception:  # another node's driver, not written yet, or no such developer API
+        return 0
 
 
 def _marked_epoch(path: Path) -> int:
@@ -287,12 +308,26 @@ def cluster_view() -> tuple[dict[str, float], list[dict[str, float]]]:
 # --------------------------------------------------------------------------- building the Tuner
 
 
+_PUT: dict[tuple[str, int], Any] = {}  # (Ray session, id(split)) -> (ObjectRef, split)
+
+
 def load_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
-    """Decode each (dataset, split) the trials use, once, in the driver."""
+    """Decode each (dataset, split) the trials use, once, and put it in Ray's object store.
+
+    Returns ObjectRefs. A split already put in this Ray session (an earlier sweep of the same
+    driver) is not put again, so repeated sweeps do not grow the object store.
+    """
     from tune_bench.trainers import load_split
 
+    session = ray.get_runtime_context().get_node_id() + ray.get_runtime_context().gcs_address
     keys = sorted({(p["dataset"], p.get("split", "seeds")) for p in points})
-    return {f"{ds}/{sp}": load_split(ds, sp, data_dir) for ds, sp in keys}
+    refs = {}
+    for ds, sp in keys:
+        split = load_split(ds, sp, data_dir)
+        if (session, id(split)) not in _PUT:
+            _PUT[(session, id(split))] = (ray.put(split), split)  # keep split: id stays unique
+        refs[f"{ds}/{sp}"] = _PUT[(session, id(split))][0]
+    return refs
 
 
 def build_trainable(spec: SweepSpec, datasets: dict[str, Any], data_dir: str | None,
