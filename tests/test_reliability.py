@@ -379,7 +379,8 @@ def checkpointed_resnets(exp: Path) -> dict[str, int]:
     out = {}
     for d in trial_dirs(exp, "resnet") if exp.is_dir() else []:
         try:
-            done = [e for e in complete_checkpoints(d) if e < epochs_of(d)]
+            # at least two epochs to go: the trial cannot finish between this look and the kill
+            done = [e for e in complete_checkpoints(d) if e < epochs_of(d) - 1]
         except (OSError, ValueError, KeyError):
             continue
         if status.get(d.name) not in (None, "TERMINATED") and done:

@@ -86,6 +86,8 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
         # checkpoint's history, so that result.json holds every epoch once. The last epoch
         # train_resnet reports itself.
         done = max(known, _recorded_epochs(ctx))
+        if state["epoch"] >= cfg.epochs and done >= cfg.epochs:
+            return  # killed after its final row was recorded: finished, nothing to report again
         for row in state["history"][done:min(state["epoch"], cfg.epochs - 1)]:
             tune.report({**row, **prov, "replayed": True})
 
