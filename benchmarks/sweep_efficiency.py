@@ -1,0 +1,120 @@
+"""Sweep efficiency: q1b_svm.yaml on a subset through tune-bench's sweep vs a plain loop.
+
+The 42 trials of `search_spaces/q1b_svm.yaml` with `n_train` overridden (default 2,000; the
+test set stays the split's 12,000 images) run three ways in one process, in this order:
+
+1. a plain sequential loop of `trainers.train_svm`, one thread per trial (what one sweep slot
+   gets): the sum of these trial times is the work;
+2. `sweep.run_sweep` (Ray Tune, 1 CPU per trial, so 2 concurrent slots on 2 cores), timed end
+   to end (Ray start, data hand-off, fit, shutdown) and as Tune's `fit()` alone;
+3. a plain sequential loop with the libraries' default threads (all cores): the baseline a
+   notebook user gets.
+
+Figures: speedup = loop wall / sweep wall; efficiency = sum of trial times / (sweep wall x
+slots). Per-trial overhead comes from an instrumented trainable (benchmarks/sweep_tools.py)
+that wraps tune-bench's `run_trial`: time from the trial's start on its actor to its first
+training step (data hand-off included) and the gap between consecutive trials on one slot.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from benchmarks.common import SCRATCH, Result, data_dir, parser, ratio, timed
+from benchmarks.sweep_tools import LOG_ENV, overheads, read_log, read_results, unique_name
+
+NAME = "sweep_efficiency"
+SPACE = "search_spaces/q1b_svm.yaml"
+TARGET_SPEEDUP, TARGET_EFFICIENCY, TARGET_OVERHEAD_S = 1.8, 0.90, 0.5
+
+
+def sequential(points: list[dict], root: str, threads: int | None) -> tuple[float, list[float]]:
+    from tune_bench.config import SVMConfig
+    from tune_bench.trainers import load_split, train_svm
+
+    times = []
+    t0 = time.perf_counter()
+    for p in points:
+        cfg = SVMConfig.from_dict(p)
+        split = load_split(cfg.dataset, cfg.split, root)
+        dt, _ = timed(lambda cfg=cfg, split=split: train_svm(cfg, split, threads=threads))
+        times.append(dt)
+    return time.perf_counter() - t0, times
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(NAME, __doc__.splitlines()[0])
+    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--backend", default=None, help="override the SVM backend (default: auto)")
+    args = p.parse_args(argv)
+    root = data_dir(args.data_dir)
+    n_train = args.n_train or (300 if args.quick else 2000)
+    overrides = {"n_train": n_train}
+    if args.backend:
+        overrides["backend"] = args.backend
+    if args.quick:
+        overrides["n_test"] = 500
+    from tune_bench import sweep as sw
+    from tune_bench.space import load_space
+    from tune_bench.trainers import load_split
+
+    spec = load_space(SPACE, overrides)
+    points = spec.points[:8] if args.quick else spec.points
+    if args.quick:
+        spec.points = points
+    cores = os.cpu_count() or 1
+    cpu_per_trial = spec.resources["cpu"]["cpu"]
+    slots = int(min(cores // cpu_per_trial, spec.max_concurrent or 10**9))
+    res = Result(NAME, args, {"space": SPACE, "overrides": overrides, "n_trials": len(points),
+                              "cpu_per_trial": cpu_per_trial, "slots": slots, "cores": cores})
+    for ds in sorted({pt["dataset"] for pt in points}):
+        load_split(ds, "seeds", root)  # decoded once, before anything is timed
+
+    seq1_wall, seq1_times = sequential(points, root, threads=1)
+    res.row(part="loop", threads=1, wall_s=round(seq1_wall, 2),
+            sum_trial_s=round(sum(seq1_times), 2))
+
+    log = SCRATCH / f"{unique_name('trials')}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[LOG_ENV] = str(log)
+    from benchmarks.sweep_tools import timed_trial
+
+    opts = sw.SweepOptions(storage_path=str(SCRATCH / "ray_results"), name=unique_name(NAME),
+                           data_dir=root, progress=False)
+    e2e, outcome = timed(lambda: sw.run_sweep(spec, opts, trainable_fn=timed_trial))
+    results = read_results(outcome.path)
+    tune_sum = sum(r.get("time_total_s", 0.0) for r in results.values())
+    res.row(part="sweep", wall_s=round(e2e, 2), fit_wall_s=round(outcome.wall_s, 2),
+            states=outcome.states, sum_tune_trial_s=round(tune_sum, 2), path=str(outcome.path))
+
+    seqd_wall, seqd_times = sequential(points, root, threads=None)
+    res.row(part="loop", threads="default", wall_s=round(seqd_wall, 2),
+            sum_trial_s=round(sum(seqd_times), 2))
+
+    ov = overheads(read_log(log, outcome.path.name), results)
+    res.data["overheads"] = ov
+    work = sum(seq1_times)
+    eff_e2e = ratio(work, e2e * slots)
+    eff_fit = ratio(work, outcome.wall_s * slots)
+    eff_tune = ratio(tune_sum, outcome.wall_s * slots)
+    start_med = ov["start_to_first_step_s"].get("median", float("nan"))
+    gap_med = ov["gap_between_trials_on_a_slot_s"].get("median", float("nan"))
+    res.summary(
+        speedup_vs_loop_default_threads=round(ratio(seqd_wall, e2e), 3),
+        speedup_vs_loop_1_thread=round(ratio(seq1_wall, e2e), 3),
+        speedup_fit_only_vs_loop_default_threads=round(ratio(seqd_wall, outcome.wall_s), 3),
+        efficiency_end_to_end=round(eff_e2e, 3), efficiency_fit_only=round(eff_fit, 3),
+        efficiency_tune_trial_times=round(eff_tune, 3),
+        start_to_first_step_median_s=start_med, gap_median_s=gap_med,
+        targets={"speedup": TARGET_SPEEDUP, "efficiency": TARGET_EFFICIENCY,
+                 "overhead_s": TARGET_OVERHEAD_S},
+        met={"speedup": ratio(seqd_wall, e2e) >= TARGET_SPEEDUP,
+             "efficiency": eff_e2e >= TARGET_EFFICIENCY,
+             "overhead": max(start_med, gap_med) <= TARGET_OVERHEAD_S},
+        all_trials_ok=outcome.ok)
+    res.save()
+
+
+if __name__ == "__main__":
+    main()

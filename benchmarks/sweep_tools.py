@@ -1,0 +1,140 @@
+"""Instrumented trainables and readers for the sweep benchmarks.
+
+`timed_trial` wraps tune-bench's own `sweep.run_trial` and appends one JSON line per trial to
+the file named by $TUNE_BENCH_BENCH_TRIAL_LOG (Ray workers inherit the driver's environment):
+wall-clock times (time.time(), one clock for all processes of this machine) of entering the
+trainable, entering the trainer (`train_svm` / `train_resnet`: the first training step, after
+the data hand-off), leaving the trainer and leaving the trainable, with the worker's pid (one
+pid per reused actor = per slot). `trivial_trial` reports at once: a trial with no work.
+
+Tune's own `time_this_iter_s` of a trial's first result runs from the `train()` call on the
+actor (which starts the function thread and fetches the `tune.with_parameters` objects) to
+the report, so `time_this_iter_s - (t_exit - t_first_step)` is the time from the trial's start
+on its actor to its first training step, data hand-off included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+LOG_ENV = "TUNE_BENCH_BENCH_TRIAL_LOG"
+
+
+def _log(rec: dict[str, Any]) -> None:
+    path = os.environ.get(LOG_ENV)
+    if not path:
+        return
+    try:
+        from ray import tune
+
+        rec["experiment"] = tune.get_context().get_experiment_name()
+    except Exception:  # noqa: BLE001 - outside a Tune session
+        rec["experiment"] = None
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
+                data_dir: str | None = None,
+                resources: dict[str, dict[str, float]] | None = None) -> None:
+    """tune-bench's run_trial, with the times of its phases logged."""
+    t_enter = time.time()
+    import tune_bench.trainers as tr
+    from tune_bench.config import trial_label
+    from tune_bench.sweep import run_trial
+
+    marks: dict[str, float] = {}
+    orig = {"train_svm": tr.train_svm, "train_resnet": tr.train_resnet}
+
+    def wrap(name: str):
+        def inner(*a: Any, **kw: Any) -> Any:
+            marks["t_first_step"] = time.time()
+            try:
+                return orig[name](*a, **kw)
+            finally:
+                marks["t_trainer_end"] = time.time()
+        return inner
+
+    tr.train_svm, tr.train_resnet = wrap("train_svm"), wrap("train_resnet")
+    try:
+        run_trial(config, datasets, data_dir, resources)
+    finally:
+        tr.train_svm, tr.train_resnet = orig["train_svm"], orig["train_resnet"]
+        _log({"trial_name": trial_label(config), "pid": os.getpid(), "t_enter": t_enter,
+              **marks, "t_exit": time.time()})
+
+
+def trivial_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
+                  data_dir: str | None = None,
+                  resources: dict[str, dict[str, float]] | None = None) -> None:
+    """A trial that does no work: one report, with the same data handed over as a real one."""
+    t_enter = time.time()
+    from ray import tune
+
+    from tune_bench.config import trial_label
+
+    name = trial_label(config)
+    _log({"trial_name": name, "pid": os.getpid(), "t_enter": t_enter, "t_first_step": t_enter,
+          "t_trainer_end": t_enter, "t_exit": time.time()})
+    tune.report({"test_acc": 0.5, "final": True, "trial_name": name})
+
+
+def read_log(path: Path, experiment: str | None = None) -> list[dict[str, Any]]:
+    """The trial records in `path`, only those of `experiment` when given."""
+    if not path.exists():
+        return []
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in recs if experiment is None or r.get("experiment") == experiment]
+
+
+def read_results(exp: Path) -> dict[str, dict[str, Any]]:
+    """The first result row of each trial of experiment `exp`, by `trial_name`."""
+    out = {}
+    for f in exp.glob("*/result.json"):
+        lines = [ln for ln in f.read_text().splitlines() if ln.strip()]
+        if lines:
+            row = json.loads(lines[0])
+            last = json.loads(lines[-1])
+            row["_last"] = last
+            out[row.get("trial_name") or f.parent.name] = row
+    return out
+
+
+def overheads(log: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per-trial overhead figures from the trial log and Tune's results."""
+    start_to_step = []
+    for rec in log:
+        r = results.get(rec["trial_name"])
+        if r is None or "t_first_step" not in rec:
+            continue
+        inside = rec["t_exit"] - rec["t_first_step"]
+        start_to_step.append(max(r.get("time_this_iter_s", 0.0) - inside, 0.0))
+    setup_in_fn = [rec["t_first_step"] - rec["t_enter"] for rec in log if "t_first_step" in rec]
+    gaps = []
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for rec in log:
+        by_pid.setdefault(rec["pid"], []).append(rec)
+    for recs in by_pid.values():
+        recs.sort(key=lambda r: r["t_enter"])
+        gaps += [b["t_enter"] - a["t_exit"] for a, b in zip(recs, recs[1:], strict=False)]
+    return {"n_logged": len(log), "n_slots_seen": len(by_pid),
+            "start_to_first_step_s": _stats(start_to_step),
+            "setup_inside_trainable_s": _stats(setup_in_fn),
+            "gap_between_trials_on_a_slot_s": _stats(gaps)}
+
+
+def _stats(xs: list[float]) -> dict[str, float]:
+    if not xs:
+        return {}
+    s = sorted(xs)
+    return {"n": len(s), "median": round(s[len(s) // 2], 4), "mean": round(sum(s) / len(s), 4),
+            "p90": round(s[min(len(s) - 1, int(0.9 * len(s)))], 4), "max": round(s[-1], 4),
+            "min": round(s[0], 4)}
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}"
