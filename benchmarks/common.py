@@ -32,13 +32,10 @@ DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
 
 
 def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name, as trainers record it in every result."""
+    from tune_bench.trainers import cpu_name
+
+    return cpu_name()
 
 
 def ram_gib() -> float:

@@ -71,11 +71,12 @@ def device_name(dev: torch.device) -> str:
     """Human-readable name of the device a run used."""
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
-    return _cpu_name()
+    return cpu_name()
 
 
 @functools.lru_cache(maxsize=1)
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
