@@ -578,16 +578,9 @@ def test_flatten_config_collisions() -> None:
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False,
-                 _node_ip_address="127.0.0.1",
-                 logging_level="WARNING")
-    yield ray
-    if started:
-        ray.shutdown()
+def ray_local(ray_session):
+    """The test session's one Ray instance (tests/conftest.py)."""
+    return ray_session
 
 
 def _known_trainable(config: dict) -> None:
