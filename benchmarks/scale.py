@@ -68,7 +68,8 @@ def sweeps(res: Result, root: str, sizes: list[int]) -> None:
             res.row(part="sweep", trials=n, fit_wall_s=round(out.wall_s, 2),
                     call_wall_s=round(e2e, 2), per_trial_s=round(out.wall_s / n, 3),
                     ok=out.ok, gap_median_s=ov["gap_between_trials_on_a_slot_s"].get("median"),
-                    start_to_step_median_s=ov["start_to_first_step_s"].get("median"))
+                    end_to_next_step_median_s=ov["previous_trial_end_to_first_step_s"].get(
+                        "median"))
             shutil.rmtree(out.path, ignore_errors=True)
     finally:
         ray.shutdown()

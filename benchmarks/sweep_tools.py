@@ -1,16 +1,15 @@
 """Instrumented trainables and readers for the sweep benchmarks.
 
 `timed_trial` wraps tune-bench's own `sweep.run_trial` and appends one JSON line per trial to
-the file named by $TUNE_BENCH_BENCH_TRIAL_LOG (Ray workers inherit the driver's environment):
-wall-clock times (time.time(), one clock for all processes of this machine) of entering the
-trainable, entering the trainer (`train_svm` / `train_resnet`: the first training step, after
-the data hand-off), leaving the trainer and leaving the trainable, with the worker's pid (one
-pid per reused actor = per slot). `trivial_trial` reports at once: a trial with no work.
+the file named by $TUNE_BENCH_BENCH_TRIAL_LOG (Ray workers inherit the environment of the
+driver that starts Ray): wall-clock times (time.time(), one clock for all processes of this
+machine) of entering the trainable (after Tune fetched the `tune.with_parameters` data),
+entering the trainer (`train_svm` / `train_resnet`: the first training step), leaving it, the
+first `tune.report` call and leaving the trainable (after the report, which blocks until the
+driver took the result), with the worker's pid (one pid per reused actor = per slot) and the
+experiment's name. `trivial_trial` reports at once: a trial with no work.
 
-Tune's own `time_this_iter_s` of a trial's first result runs from the `train()` call on the
-actor (which starts the function thread and fetches the `tune.with_parameters` objects) to
-the report, so `time_this_iter_s - (t_exit - t_first_step)` is the time from the trial's start
-on its actor to its first training step, data hand-off included.
+See `overheads` for the figures drawn from them.
 """
 
 from __future__ import annotations
@@ -59,11 +58,21 @@ def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
                 marks["t_trainer_end"] = time.time()
         return inner
 
+    from ray import tune
+
+    report = tune.report
+
+    def timed_report(*a: Any, **kw: Any) -> Any:
+        marks.setdefault("t_report", time.time())  # the first report (run_trial's last for SVMs)
+        return report(*a, **kw)
+
     tr.train_svm, tr.train_resnet = wrap("train_svm"), wrap("train_resnet")
+    tune.report = timed_report
     try:
         run_trial(config, datasets, data_dir, resources)
     finally:
         tr.train_svm, tr.train_resnet = orig["train_svm"], orig["train_resnet"]
+        tune.report = report
         _log({"trial_name": trial_label(config), "pid": os.getpid(), "t_enter": t_enter,
               **marks, "t_exit": time.time()})
 
@@ -78,9 +87,10 @@ def trivial_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None
     from tune_bench.config import trial_label
 
     name = trial_label(config)
-    _log({"trial_name": name, "pid": os.getpid(), "t_enter": t_enter, "t_first_step": t_enter,
-          "t_trainer_end": t_enter, "t_exit": time.time()})
+    t_report = time.time()
     tune.report({"test_acc": 0.5, "final": True, "trial_name": name})
+    _log({"trial_name": name, "pid": os.getpid(), "t_enter": t_enter, "t_first_step": t_enter,
+          "t_trainer_end": t_enter, "t_report": t_report, "t_exit": time.time()})
 
 
 def read_log(path: Path, experiment: str | None = None) -> list[dict[str, Any]]:
@@ -105,26 +115,33 @@ def read_results(exp: Path) -> dict[str, dict[str, Any]]:
 
 
 def overheads(log: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per-trial overhead figures from the trial log and Tune's results."""
-    start_to_step = []
-    for rec in log:
-        r = results.get(rec["trial_name"])
-        if r is None or "t_first_step" not in rec:
-            continue
-        inside = rec["t_exit"] - rec["t_first_step"]
-        start_to_step.append(max(r.get("time_this_iter_s", 0.0) - inside, 0.0))
-    setup_in_fn = [rec["t_first_step"] - rec["t_enter"] for rec in log if "t_first_step" in rec]
-    gaps = []
+    """Per-trial overhead figures from the trial log and Tune's results.
+
+    On a reused actor (a slot), trial k+1 starts when trial k has returned: from its `t_exit`
+    to trial k+1's first training step is the whole per-trial overhead (Tune's bookkeeping,
+    the actor reset, the data hand-off, run_trial's setup); `gap` is the part before the
+    trainable is entered. The first trial of each actor also pays the worker's start and
+    imports: `first_trial_on_actor_s` = Tune's `time_this_iter_s` minus the time from the
+    first training step to the report (only when the log has `t_report`).
+    """
     by_pid: dict[int, list[dict[str, Any]]] = {}
     for rec in log:
         by_pid.setdefault(rec["pid"], []).append(rec)
+    gaps, turnaround, first = [], [], []
     for recs in by_pid.values():
         recs.sort(key=lambda r: r["t_enter"])
-        gaps += [b["t_enter"] - a["t_exit"] for a, b in zip(recs, recs[1:], strict=False)]
+        for a, b in zip(recs, recs[1:], strict=False):
+            gaps.append(b["t_enter"] - a["t_exit"])
+            turnaround.append(b.get("t_first_step", b["t_enter"]) - a["t_exit"])
+        r0, res0 = recs[0], results.get(recs[0]["trial_name"])
+        if res0 is not None and "t_report" in r0 and "t_first_step" in r0:
+            first.append(res0.get("time_this_iter_s", 0.0) - (r0["t_report"] - r0["t_first_step"]))
+    setup_in_fn = [rec["t_first_step"] - rec["t_enter"] for rec in log if "t_first_step" in rec]
     return {"n_logged": len(log), "n_slots_seen": len(by_pid),
-            "start_to_first_step_s": _stats(start_to_step),
+            "previous_trial_end_to_first_step_s": _stats(turnaround),
+            "gap_between_trials_on_a_slot_s": _stats(gaps),
             "setup_inside_trainable_s": _stats(setup_in_fn),
-            "gap_between_trials_on_a_slot_s": _stats(gaps)}
+            "first_trial_on_actor_s": _stats(first)}
 
 
 def _stats(xs: list[float]) -> dict[str, float]:

@@ -13,9 +13,9 @@ warm-up, timed in short chunks of steps whose median rate is the path's images/s
 - `dataloader`: the same with `loader: dataloader` (torch DataLoader over the same tensors).
 - `notebook`: torchvision's `MNIST` dataset over the real files with the per-sample PIL
   transforms Resize(32) / Grayscale(3) / ToTensor / Normalize (`data.notebook_transform`), a
-  shuffling DataLoader (num_workers 0; `notebook_w2`: 2 workers), plain eager training in
-  the default memory format, loss.item() and accuracy per step as notebooks do; 5 warm-up
-  steps, then chunks of `steps` steps.
+  shuffling DataLoader (num_workers 0; `notebook_w2`, with `--workers-variant`: 2 workers),
+  plain eager training in the default memory format, loss.item() and accuracy per step as
+  notebooks do; 5 warm-up steps, then chunks of `steps` steps.
 - `proposed` (CPU): the tensor path's loop (same batches, transform and timing) with the two
   changes the profile points to: contiguous memory format instead of channels_last, and
   `Adam(fused=True)`. Not tune-bench's code: what it would measure with those changes.
@@ -45,9 +45,9 @@ GPU_TARGET = 5.0  # ResNet-18 batch 16 on a GPU
 
 # (model, batch, steps per chunk, timed chunks, rounds, with the extra variants: notebook loop
 # with 2 workers, tensor path with torch.compile)
-FULL = [("resnet18", 16, 4, 4, 3, False), ("resnet18", 32, 3, 4, 3, True),
-        ("resnet34", 16, 2, 2, 1, False), ("resnet34", 32, 2, 2, 1, False),
-        ("resnet50", 16, 2, 2, 1, False), ("resnet50", 32, 2, 2, 1, False)]
+FULL = [("resnet18", 16, 4, 4, 5, False), ("resnet18", 32, 4, 4, 5, True),
+        ("resnet34", 16, 2, 2, 2, False), ("resnet34", 32, 2, 2, 2, False),
+        ("resnet50", 16, 2, 2, 2, False), ("resnet50", 32, 2, 2, 2, False)]
 DEFAULT_MODELS = "resnet18"  # --models resnet18,resnet34,resnet50 for all (slow on 2 cores)
 QUICK = [("resnet18", 16, 2, 2, 1, False), ("resnet18", 32, 2, 2, 1, True)]
 WARMUP = 5
@@ -173,8 +173,8 @@ def profile_resnet18(split: Any, ds: Any, res: Result, quick: bool) -> None:
     from tune_bench.data import to_resnet_input
     from tune_bench.models import build_resnet
 
-    batch, n_data, n_steps, rounds = 32, (5 if quick else 20), (2 if quick else 8), (
-        1 if quick else 2)
+    batch, n_data, n_steps, rounds = 32, (5 if quick else 20), (2 if quick else 6), (
+        1 if quick else 3)
     # data preparation per batch
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=0)
     it = iter(loader)
@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--models", default=DEFAULT_MODELS,
                    help=f"comma list of models to run (default {DEFAULT_MODELS})")
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--tag", default=None,
+                   help="result name suffix: results/throughput_<tag>.json (e.g. 'large')")
+    p.add_argument("--workers-variant", action="store_true",
+                   help="add the notebook loop with 2 DataLoader workers (ResNet-18 batch 32)")
     p.add_argument("--compile", action="store_true",
                    help="add the torch.compile run (ResNet-18 batch 32; ~80 s of compilation)")
     p.add_argument("--no-proposed", action="store_true",
@@ -295,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         keep = set(args.models.split(","))
         plan = [c for c in plan if c[0] in keep]
     name = NAME if args.device == "cpu" else f"{NAME}_gpu"
+    name = f"{name}_{args.tag}" if args.tag else name
     res = Result(name, args, {"plan": [list(c) for c in plan], "warmup_steps": WARMUP,
                               "torch_threads": torch.get_num_threads(), "device": args.device,
                               "optimizer": "adam lr 1e-3", "dataset": "mnist"})
@@ -308,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.device == "cpu" and not args.no_proposed:
             paths.append("proposed")
         if with_extra:
-            paths += ["notebook_w2"] + (["tensor_compile"] if args.compile else [])
+            paths += (["notebook_w2"] if args.workers_variant else []) + (
+                ["tensor_compile"] if args.compile else [])
         got: dict[str, list[float]] = {pth: [] for pth in paths}
         for r in range(rounds):
             for pth in rotated(paths, r):
