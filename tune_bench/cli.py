@@ -46,12 +46,25 @@ def parse_extra_options(args: list[str]) -> dict[str, Any]:
             else:
                 value = nxt
                 i += 1
-        try:
-            opts[key] = yaml.safe_load(value) if value != "" else None
-        except yaml.YAMLError:
-            opts[key] = value
+        opts[key] = _scalar(value)
         i += 1
     return opts
+
+
+def _scalar(value: str) -> Any:
+    """A command-line value as YAML reads it, and `1e-4` as a number (YAML 1.1 says string)."""
+    if value == "":
+        return None
+    try:
+        v = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
 
 
 def _as_option(e: ConfigError) -> ConfigError:
@@ -161,7 +174,7 @@ def _overrides(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected key=value")
-        res[key.strip()] = yaml.safe_load(value)
+        res[key.strip()] = _scalar(value)
     return res
 
 
