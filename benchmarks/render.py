@@ -94,7 +94,9 @@ def throughput(d: dict[str, Any]) -> str:
     comp = [r for r in d["rows"] if r.get("part") == "profile_compute"]
     if data or comp:
         out += ["Profile, ResNet-18 batch 32:", "",
-                _table(data, [("path", "data preparation"), ("ms_per_batch", "ms / batch")]), "",
+                _table(data, [("path", "data preparation"),
+                              ("ms_per_batch", "ms / batch (best round)"),
+                              ("per_round", "per round")]), "",
                 _table(comp, [("batch", "batch"), ("memory_format", "memory format"),
                               ("threads", "threads"), ("adam", "Adam"),
                               ("ms_per_step", "ms / step (fwd+bwd+Adam), best round"),
@@ -102,11 +104,13 @@ def throughput(d: dict[str, Any]) -> str:
                               ("vs_contiguous_2_threads",
                                "speed vs contiguous, 2 threads, default Adam, same batch")]),
                 ""]
-    ops = d.get("profile_top_ops")
-    if ops:
-        out += ["Top operators of the tensor path (self CPU time, torch.profiler):", "",
-                _table(ops, [("op", "operator"), ("self_cpu_pct", "% self CPU"),
-                             ("calls", "calls")]), ""]
+    for key, what in (("profile_top_ops", "the tensor path (channels_last)"),
+                      ("profile_top_ops_contiguous", "the same steps in contiguous format")):
+        ops = d.get(key)
+        if ops:
+            out += [f"Top operators of {what}, 4 steps (self CPU time, torch.profiler):", "",
+                    _table(ops, [("op", "operator"), ("self_cpu_pct", "% self CPU"),
+                                 ("calls", "calls")]), ""]
     return "\n".join(out)
 
 
@@ -189,7 +193,6 @@ def scale(d: dict[str, Any]) -> str:
         out += [f"**`tune-bench analyze` on {d['params']['analyze_trials']} trials: "
                 f"{s['analyze_s']} s (target <= {s['analyze_target_s']} s: "
                 f"{'met' if s['analyze_met'] else 'MISSED'}).**", ""]
-    out += [f"- {n}" for n in d.get("notes", [])]
     return "\n".join(out)
 
 
@@ -221,7 +224,6 @@ def accuracy(d: dict[str, Any]) -> str:
                               ("wall_s", "wall s"), ("train_time_s", "training s"),
                               ("predict_time_s", "predict s"), ("backend", "backend"),
                               ("n_train", "n train"), ("n_test", "n test")]), ""]
-    out += [f"- {n}" for n in d.get("notes", [])]
     return "\n".join(out)
 
 
@@ -256,10 +258,14 @@ def section(results: dict[str, dict[str, Any]]) -> str:
         d = dict(results["throughput"])
         d["rows"] = [r for r in d["rows"] if not str(r.get("part", "")).startswith("profile")]
         d.pop("profile_top_ops", None)
+        d.pop("profile_top_ops_contiguous", None)
         results = {**results, "throughput": d}
     for key in ORDER:
         if key in results:
             parts.append(RENDER[key](results[key]))
+            notes = results[key].get("notes", [])
+            if notes:
+                parts.append("\n".join(f"- Note: {n}" for n in notes) + "\n")
     parts.append(END)
     return "\n".join(parts) + "\n"
 
