@@ -7,7 +7,8 @@ warm-up, timed in short chunks of steps whose median rate is the path's images/s
 (a burst of outside load then spoils one chunk, not the figure):
 
 - `tensor`: `trainers.train_resnet` with `loader: tensor` (uint8 tensors, batches cut by index,
-  resized and normalized a batch at a time, channels_last). `n_train = steps x batch` and
+  resized and normalized a batch at a time; channels_last on CUDA, the default layout on the
+  CPU; fused Adam). `n_train = steps x batch` and
   `epochs = 1 + chunks`: epoch 1 is the warm-up, the median of the later epochs'
   `images_per_s` (the trainer's own figure, training only) is the rate.
 - `dataloader`: the same with `loader: dataloader` (torch DataLoader over the same tensors).
@@ -16,9 +17,6 @@ warm-up, timed in short chunks of steps whose median rate is the path's images/s
   shuffling DataLoader (num_workers 0; `notebook_w2`, with `--workers-variant`: 2 workers),
   plain eager training in the default memory format, loss.item() and accuracy per step as
   notebooks do; 5 warm-up steps, then chunks of `steps` steps.
-- `proposed` (CPU): the tensor path's loop (same batches, transform and timing) with the two
-  changes the profile points to: contiguous memory format instead of channels_last, and
-  `Adam(fused=True)`. Not tune-bench's code: what it would measure with those changes.
 - `tensor_compile` (ResNet-18 batch 32 only, with `--compile`): the tensor path with
   `compile: true`
   (torch.compile; its compilation falls in the untimed first epoch of the first round).
@@ -72,48 +70,6 @@ def tunebench_ips(model: str, batch: int, steps: int, chunks: int, loader: str, 
     h = m["history"]
     return {"ips": median(e["images_per_s"] for e in h[1:]), "warmup_ips": h[0]["images_per_s"],
             "torch_threads": m["torch_threads"], "amp": m["amp"]}
-
-
-def proposed_ips(model: str, batch: int, steps: int, chunks: int, split: Any,
-                 dev: torch.device) -> dict[str, Any]:
-    """The tensor path as train_resnet runs it, with the two changes the profile points to on
-    the CPU: default (contiguous) memory format instead of channels_last, and Adam's fused
-    implementation. Same batches (trainers._batches), same transform, same timing (median
-    images/s of epochs 2..)."""
-    from tune_bench.config import ResNetConfig
-    from tune_bench.data import stratified_subset, to_resnet_input
-    from tune_bench.models import build_resnet
-    from tune_bench.trainers import SPLIT_SEED, _batches
-
-    cfg = ResNetConfig(model=model, batch_size=batch, n_train=steps * batch, loader="tensor")
-    tr = stratified_subset(split.train_y, cfg.n_train, SPLIT_SEED)
-    x, y = split.train_x[tr].to(dev), split.train_y[tr].to(dev)
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
-    net = build_resnet(model).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
-    rates = []
-    for _epoch in range(1 + chunks):
-        net.train()
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.long)
-        seen = 0
-        _sync(dev)
-        t0 = time.perf_counter()
-        for xb, yb in _batches(cfg, x, y, gen, dev):
-            xb = to_resnet_input(xb).contiguous()
-            out = net(xb)
-            loss = F.cross_entropy(out.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach() * len(yb)
-            correct += (out.argmax(1) == yb).sum()
-            seen += len(yb)
-        _sync(dev)
-        rates.append(seen / (time.perf_counter() - t0))
-        _ = loss_sum.item(), correct.item()
-    return {"ips": median(rates[1:])}
 
 
 def notebook_dataset(root: str):
@@ -290,8 +246,6 @@ def main(argv: list[str] | None = None) -> None:
                    help="add the notebook loop with 2 DataLoader workers (ResNet-18 batch 32)")
     p.add_argument("--compile", action="store_true",
                    help="add the torch.compile run (ResNet-18 batch 32; ~80 s of compilation)")
-    p.add_argument("--no-proposed", action="store_true",
-                   help="leave out the 'proposed' variant (contiguous format, fused Adam)")
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
     import os
@@ -318,8 +272,6 @@ def main(argv: list[str] | None = None) -> None:
 
     for model, batch, steps, chunks, rounds, with_extra in plan:
         paths = ["tensor", "dataloader", "notebook"]
-        if args.device == "cpu" and not args.no_proposed:
-            paths.append("proposed")
         if with_extra:
             paths += (["notebook_w2"] if args.workers_variant else []) + (
                 ["tensor_compile"] if args.compile else [])
@@ -329,8 +281,6 @@ def main(argv: list[str] | None = None) -> None:
                 if pth in ("tensor", "dataloader", "tensor_compile"):
                     out = tunebench_ips(model, batch, steps, chunks, pth.removesuffix("_compile"),
                                         split, args.device, compile=pth == "tensor_compile")
-                elif pth == "proposed":
-                    out = proposed_ips(model, batch, steps, chunks, split, dev)
                 else:
                     out = notebook_ips(model, batch, steps, chunks, ds, dev,
                                        workers=2 if pth == "notebook_w2" else 0)

@@ -33,6 +33,27 @@ def test_resnet_metrics_are_complete_and_consistent(mnist):
     assert m["train_time_ms"] == pytest.approx(sum(h["epoch_time_s"] for h in m["history"]) * 1000)
     assert m["n_train_used"] == 120 and m["split"] == "seeds" and m["loader"] == "tensor"
     assert {"torch", "torchvision", "sklearn"} <= set(m["versions"])
+    assert m["memory_format"] == "contiguous" and m["optimizer_impl"] == "fused"
+
+
+def test_sgd_runs_fused_and_matches_the_for_loop_update(mnist):
+    from tune_bench.models import build_resnet
+    from tune_bench.trainers import make_optimizer
+
+    cfg = ResNetConfig(**{**TINY, "optimizer": "sgd"})
+    nets = [build_resnet("resnet18") for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    fused = make_optimizer(cfg, nets[0].parameters())
+    plain = torch.optim.SGD(nets[1].parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    assert fused.param_groups[0]["fused"] is True
+    for _ in range(2):
+        for net, opt in zip(nets, (fused, plain), strict=True):
+            opt.zero_grad()
+            net(x).sum().backward()
+            opt.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_resnet_learns_the_synthetic_classes(mnist):
@@ -103,6 +124,19 @@ def test_svm_backends_agree_and_record_themselves(mnist):
     assert stock["svm_threads"] == 1 and fast["svm_threads"] == 1
     assert abs(stock["test_acc"] - fast["test_acc"]) <= 0.01
     assert stock["n_train_used"] == 300 and stock["n_test_used"] == 100
+
+
+def test_onedal_run_is_quiet_and_train_acc_uses_the_sample(mnist, capfd):
+    pytest.importorskip("sklearnex")
+    m = train_svm(SVMConfig(kernel="rbf", C=1.0, n_train=300, n_test=100, n_train_eval=50,
+                            backend="onedal"), mnist, threads=1)
+    err = capfd.readouterr().err
+    assert "sklearnex" not in err and "accelerated" not in err, err[-300:]
+    assert m["n_train_eval_used"] == 50
+    assert m["train_acc"] * 50 == pytest.approx(round(m["train_acc"] * 50))
+    full = train_svm(SVMConfig(kernel="rbf", C=1.0, n_train=300, n_test=100, n_train_eval=None,
+                               backend="onedal"), mnist, threads=1)
+    assert full["n_train_eval_used"] == 300
 
 
 def _predictions_agree(split, params: dict) -> float:

@@ -108,6 +108,7 @@ _SVM = {
     "coef0": _float,
     "backend": _choice(SVM_BACKENDS),
     "n_test": _int(10, allow_none=True),
+    "n_train_eval": _int(10, allow_none=True),
 }
 KEYS: dict[str, dict[str, Any]] = {
     "resnet": {**_COMMON, **_RESNET},
@@ -183,6 +184,7 @@ class SVMConfig:
     coef0: float = 0.0
     n_train: int | None = 10_000
     n_test: int | None = None
+    n_train_eval: int | None = 2_000  # train accuracy on this stratified sample; None = all
     seed: int = 0
     split: str = "seeds"
     device: str = "cpu"

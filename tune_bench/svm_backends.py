@@ -104,6 +104,7 @@ class BackendRun:
         self._logger = logging.getLogger("sklearnex")
         self._old_level = self._logger.level
         self._old_propagate = self._logger.propagate
+        self._quieted: list[tuple[logging.Handler, int]] = []
 
     def __enter__(self) -> BackendRun:
         from threadpoolctl import threadpool_limits
@@ -118,6 +119,10 @@ class BackendRun:
             self._logger.addHandler(self._watch)
             self._logger.setLevel(logging.INFO)
             self._logger.propagate = False  # watched, not printed
+            for h in self._logger.handlers:  # scikit-learn-intelex's own stderr handler
+                if h is not self._watch and h.level < logging.WARNING:
+                    self._quieted.append((h, h.level))
+                    h.setLevel(logging.WARNING)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,6 +132,9 @@ class BackendRun:
             self._logger.removeHandler(self._watch)
             self._logger.setLevel(self._old_level)
             self._logger.propagate = self._old_propagate
+            for h, level in self._quieted:
+                h.setLevel(level)
+            self._quieted.clear()
 
     @property
     def ran(self) -> str:

@@ -144,16 +144,33 @@ def _batches(cfg: ResNetConfig, x: torch.Tensor, y: torch.Tensor, gen: torch.Gen
             yield (xb.to(dev, non_blocking=cfg.pin_memory), yb.to(dev, non_blocking=cfg.pin_memory))
 
 
+def memory_format(dev: torch.device) -> torch.memory_format:
+    """channels_last on CUDA (tensor cores want NHWC); the default layout on the CPU.
+
+    Measured on an AVX2 CPU (BENCHMARKS.md, 1c): channels_last steps were 0.87-0.99x the
+    contiguous ones, with a copy per layer that the contiguous steps do not have.
+    """
+    return torch.channels_last if dev.type == "cuda" else torch.contiguous_format
+
+
+def make_optimizer(cfg: ResNetConfig, params) -> torch.optim.Optimizer:
+    """SGD with momentum or Adam, in their fused implementations (one kernel per step for all
+    parameters instead of a handful of ops per tensor; same update rule)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, fused=True)
+    return torch.optim.Adam(params, lr=cfg.lr, fused=True)
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dev: torch.device,
              amp: bool = False) -> tuple[float, float, torch.Tensor]:
     """Mean loss, accuracy and predictions of `model` on uint8 images `x` with labels `y`."""
     model.eval()
+    fmt = memory_format(dev)
     loss_sum = torch.zeros((), device=dev)
     preds = []
     with torch.no_grad(), torch.autocast(dev.type, dtype=_amp_dtype(dev), enabled=amp):
         for i in range(0, len(x), EVAL_BATCH):
-            xb = to_resnet_input(x[i:i + EVAL_BATCH].to(dev)).contiguous(
-                memory_format=torch.channels_last)
+            xb = to_resnet_input(x[i:i + EVAL_BATCH].to(dev)).contiguous(memory_format=fmt)
             yb = y[i:i + EVAL_BATCH].to(dev)
             out = model(xb).float()
             loss_sum += F.cross_entropy(out, yb, reduction="sum")
@@ -191,11 +208,9 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = build_resnet(cfg.model).to(dev, memory_format=torch.channels_last)
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    fmt = memory_format(dev)
+    model = build_resnet(cfg.model).to(dev, memory_format=fmt)
+    opt = make_optimizer(cfg, model.parameters())
     amp_dtype = _amp_dtype(dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=cfg.use_amp and amp_dtype == torch.float16)
     step = torch.compile(model) if cfg.compile else model
@@ -214,7 +229,9 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
     info = {"device_name": device_name(dev), "torch_threads": torch.get_num_threads(),
             "versions": library_versions(), "split": split.name, "n_train_used": len(tr),
             "n_eval_used": len(te), "loader": cfg.loader, "seed": cfg.seed,
-            "amp": cfg.use_amp, "hostname": socket.gethostname()}
+            "amp": cfg.use_amp, "hostname": socket.gethostname(),
+            "memory_format": "channels_last" if fmt == torch.channels_last else "contiguous",
+            "optimizer_impl": "fused"}
     metrics: dict[str, Any] = {}
     for epoch in range(start, cfg.epochs):
         model.train()
@@ -225,7 +242,7 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
             torch.cuda.synchronize(dev)
         t0 = time.perf_counter()
         for xb, yb in _batches(cfg, train_x, train_y, gen, dev):
-            xb = to_resnet_input(xb).contiguous(memory_format=torch.channels_last)
+            xb = to_resnet_input(xb).contiguous(memory_format=fmt)
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=cfg.use_amp):
                 out = step(xb)
                 loss = F.cross_entropy(out.float(), yb)
@@ -282,7 +299,11 @@ def svc_params(cfg: SVMConfig) -> dict[str, Any]:
 
 def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | None = None,
               threads: int | None = None) -> dict[str, Any]:
-    """Fit an SVC on a stratified `n_train` subset (seeded by `cfg.seed`) and test it."""
+    """Fit an SVC on a stratified `n_train` subset (seeded by `cfg.seed`) and test it.
+
+    Train accuracy is measured on a stratified `n_train_eval` sample of that subset (predicting
+    all of it would cost as much as the test prediction; None measures all of it).
+    """
     backend = resolve_backend(cfg.backend, cfg.device)
     split = split if split is not None else load_split(cfg.dataset, cfg.split, data_dir)
     x_tr, y_tr, x_te, y_te = svm_arrays(split, cfg.n_train, cfg.n_test, cfg.seed)
@@ -294,7 +315,8 @@ def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | Non
         t0 = time.perf_counter()
         pred = np.asarray(svc.predict(x_te))
         predict_ms = (time.perf_counter() - t0) * 1000
-        train_acc = float((np.asarray(svc.predict(x_tr)) == y_tr).mean())
+        sample = stratified_subset(torch.from_numpy(y_tr), cfg.n_train_eval, cfg.seed).numpy()
+        train_acc = float((np.asarray(svc.predict(x_tr[sample])) == y_tr[sample]).mean())
         used_threads = run.effective_threads()
     cm = confusion(torch.as_tensor(y_te, dtype=torch.long), torch.as_tensor(pred, dtype=torch.long))
     return {"test_acc": float((pred == y_te).mean()), "train_acc": train_acc,
@@ -304,5 +326,6 @@ def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | Non
             "per_class_acc": (np.diag(cm) / np.maximum(cm.sum(1), 1)).round(6).tolist(),
             "device_name": device_name(resolve_device(cfg.device)),
             "versions": library_versions(), "split": split.name, "n_train_used": len(y_tr),
-            "n_test_used": len(y_te), "seed": cfg.seed, "hostname": socket.gethostname(),
+            "n_test_used": len(y_te), "n_train_eval_used": len(sample), "seed": cfg.seed,
+            "hostname": socket.gethostname(),
             "final": True}
