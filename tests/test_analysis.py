@@ -273,6 +273,26 @@ def test_summarize_and_welch_match_scipy() -> None:
     ref = stats.ttest_ind(a, b, equal_var=False)
     assert t == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue) and p < 0.05
     assert an.welch_test([0.9], b) is None
+    for a, b in (([0.5, 0.5, 0.5], [0.4, 0.45, 0.47, 0.5, 0.41]), ([0.9, 0.7], [0.1, 0.3, 0.2])):
+        t, p = an.welch_test(a, b)
+        ref = stats.ttest_ind(a, b, equal_var=False)
+        assert t == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue)
+    assert an.welch_test([0.5, 0.5], [0.4, 0.4]) is None
+
+
+def test_config_groups_treat_none_and_nan_alike_and_compare_unhashables() -> None:
+    rows = [{"trial_id": f"t{i}", "state": "TERMINATED", "test_acc": 0.5 + i / 100,
+             "train_time_ms": 1.0, "model": "resnet18", "gamma": g, "seed": i,
+             "tags": list(t)} for i, (g, t) in enumerate(
+                 [(None, "ab"), (math.nan, "ab"), ("scale", "ab"), ("scale", "ab"),
+                  ("scale", "b"), (0.001, "ab")])]
+    df = pd.DataFrame(rows)
+    df.attrs["config_columns"] = ["model", "gamma", "seed", "tags"]
+    g = an.config_groups(df)
+    assert sorted(g["n"].tolist()) == [1, 1, 2, 2]
+    two = g[g["n"] == 2]
+    assert sorted(map(sorted, two["trial_ids"])) == [["t0", "t1"], ["t2", "t3"]]
+    assert g.iloc[0]["best_trial_id"] == "t5"  # best first
 
 
 # --------------------------------------------------------------------------- tables

@@ -13,6 +13,7 @@ experiment directory. Layout (Ray Tune 2.60):
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -24,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tune_bench.config import KEYS
 
@@ -436,18 +436,33 @@ def summarize(values: Iterable[float]) -> dict[str, float]:
     if n == 1:
         return {"n": 1, "mean": float(a[0]), "std": math.nan, "ci95": math.nan}
     std = float(a.std(ddof=1))
-    half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+    half = float(_t975(n - 1) * std / math.sqrt(n))
     return {"n": n, "mean": float(a.mean()), "std": std, "ci95": half}
 
 
 def welch_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float] | None:
-    """Welch's t-test (t, p); None when either side has fewer than 2 runs or p is undefined."""
+    """Welch's t-test (t, p), as scipy.stats.ttest_ind(equal_var=False) computes it; None when
+    either side has fewer than 2 runs or both have zero variance."""
     if len(a) < 2 or len(b) < 2:
         return None
-    res = stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
-    if math.isnan(res.pvalue):
+    from scipy.special import stdtr
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
         return None
-    return float(res.statistic), float(res.pvalue)
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return float(t), float(2 * stdtr(df, -abs(t)))
+
+
+@functools.lru_cache(maxsize=256)
+def _t975(df: int) -> float:
+    """97.5% quantile of Student's t with `df` degrees of freedom (scipy.special, imported
+    only when needed: scipy.stats alone takes a second to import)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, 0.975))
 
 
 def significance_text(best: pd.Series, runner: pd.Series | None) -> str:
@@ -478,25 +493,39 @@ def config_groups(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     extra = [c for c in by if c not in cols]
     if fin.empty:
         return pd.DataFrame(columns=[*extra, *cols, "n", "acc_mean", "acc_std", "acc_ci95"])
-    records = fin[extra + cols].to_dict("records")
-    keys = [json.dumps({k: v for k, v in r.items() if _present(v)}, sort_keys=True, default=str)
-            for r in records]
+    keys = fin[extra + cols]
+    codes = np.stack([_codes(keys[c]) for c in keys.columns], axis=1) if len(keys.columns) \
+        else np.zeros((len(fin), 1), dtype=np.int64)
+    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    records = keys.iloc[first].to_dict("records")
     acc = numeric(fin, "test_acc").to_numpy()
     time = numeric(fin, "train_time_ms").to_numpy()
     ids = fin["trial_id"].to_numpy()
-    groups: dict[str, list[int]] = {}
-    for i, k in enumerate(keys):
-        groups.setdefault(k, []).append(i)
     out = []
-    for k, idx in groups.items():
+    for rec, idx in zip(records, np.split(order, bounds), strict=True):
         s = summarize(acc[idx])
         best_i = idx[int(np.argmax(acc[idx]))]
-        out.append({**records[idx[0]], "n": s["n"], "acc_mean": s["mean"], "acc_std": s["std"],
+        key = json.dumps({k: v for k, v in rec.items() if _present(v)}, sort_keys=True,
+                         default=str)
+        out.append({**rec, "n": s["n"], "acc_mean": s["mean"], "acc_std": s["std"],
                     "acc_ci95": s["ci95"], "acc_values": list(acc[idx]),
                     "time_mean": float(np.nanmean(time[idx])) if np.isfinite(time[idx]).any()
                     else math.nan,
-                    "trial_ids": list(ids[idx]), "best_trial_id": ids[best_i], "_key": k})
+                    "trial_ids": list(ids[idx]), "best_trial_id": ids[best_i], "_key": key})
     return ensure_columns(rank(pd.DataFrame(out)).drop(columns="_key"), STANDARD_KEYS)
+
+
+def _codes(col: pd.Series) -> np.ndarray:
+    """Integer codes of a config column's values; None and NaN share one code (absent)."""
+    try:
+        codes, _ = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts): compare them by their JSON text
+        codes, _ = pd.factorize(col.map(lambda v: json.dumps(v, sort_keys=True, default=str)
+                                        if _present(v) else None), use_na_sentinel=True)
+    return codes
 
 
 STANDARD_KEYS = ("trainer", "dataset", "model", "kernel", "batch_size", "optimizer", "lr",
@@ -786,14 +815,16 @@ def _svm_groups(df: pd.DataFrame) -> pd.DataFrame:
     if groups.empty:
         return groups
     fin = finished(svm).set_index("trial_id")
+    sizes = groups["trial_ids"].map(len).to_numpy()
+    pos = fin.index.get_indexer(np.concatenate(groups["trial_ids"].to_list()))
+    members = np.split(pos, np.cumsum(sizes)[:-1])
     for metric in ("train_acc", "predict_time_ms"):
-        vals = numeric(fin, metric)
-        groups[metric] = [float(np.nanmean(vals.loc[ids])) if vals.loc[ids].notna().any()
-                          else math.nan for ids in groups["trial_ids"]]
+        vals = numeric(fin, metric).to_numpy()
+        groups[metric] = [float(np.nanmean(vals[i])) if np.isfinite(vals[i]).any() else math.nan
+                          for i in members]
     backend = column(fin, "svm_backend").astype(object)
-    backend = backend.where(backend.notna(), column(fin, "backend"))
-    groups["_backend"] = [", ".join(sorted({fmt(b) for b in backend.loc[ids]}))
-                          for ids in groups["trial_ids"]]
+    backend = backend.where(backend.notna(), column(fin, "backend")).to_numpy()
+    groups["_backend"] = [", ".join(sorted({fmt(b) for b in backend[i]})) for i in members]
     for c in ("dataset", "kernel", "C", "gamma", "degree"):
         if c not in groups.columns:
             groups[c] = None
