@@ -143,10 +143,11 @@ def synthetic_trials(n: int, seed: int = 0) -> list[dict[str, Any]]:
                    "seed": i // len(svm_grid), "split": "seeds", "n_train": 10000,
                    "device": "cpu"}
             rows = _svm_rows(cfg, rng)
-        # flat configs: the writer turns nested ones ({"variant": ...}) into nested directories
-        t: dict[str, Any] = {"config": cfg, "results": rows}
+        # shaped like tune-bench's trial configs: the grid point under `variant`
+        nested = {"variant": {k: v for k, v in cfg.items() if k != "seed"}, "seed": cfg["seed"]}
+        t: dict[str, Any] = {"config": nested, "results": rows}
         if i % 100 == 99:
-            t = {"config": cfg, "results": rows[:1], "state": "ERROR",
+            t = {"config": nested, "results": rows[:1], "state": "ERROR",
                  "error": "RuntimeError: CUDA out of memory"}
         trials.append(t)
     return trials

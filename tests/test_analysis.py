@@ -90,6 +90,19 @@ def by(df: pd.DataFrame, **match) -> pd.DataFrame:
 # --------------------------------------------------------------------------- loading
 
 
+def test_tune_bench_shaped_configs_load_flat(tmp_path: Path) -> None:
+    """Configs as tune-bench's sweeps write them: the grid point under `variant`."""
+    trials = [{"config": {"variant": {"trainer": "svm", "dataset": "mnist/x", "kernel": k},
+                          "seed": 1}, "results": [{"test_acc": acc, "final": True}]}
+              for k, acc in (("rbf", 0.9), ("poly", 0.8))]
+    exp = write_experiment(tmp_path, "nested", trials)
+    dirs = [p for p in exp.iterdir() if p.is_dir()]
+    assert len(dirs) == 2 and all((p / "result.json").is_file() for p in dirs)
+    df = an.load_experiments([exp])
+    assert sorted(df["kernel"]) == ["poly", "rbf"] and set(df["seed"]) == {1}
+    assert "variant" not in df.columns
+
+
 def test_load_columns_states_and_history(tmp_path: Path) -> None:
     nested = {"config": {"trainer": "svm", "dataset": "mnist", "variant": {"kernel": "poly",
                                                                           "C": 0.5}},

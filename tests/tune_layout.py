@@ -77,7 +77,9 @@ def _write_trial(
     config = spec.get("config", {})
     status = spec.get("state", "TERMINATED")
     trial_id = spec.get("trial_id") or trial_id_for(name, index)
-    tag = f"{index}_" + ",".join(f"{k}={v}" for k, v in list(_flat(config).items())[:2])
+    # Tune names a trial by the last element of each key path; no "/" may reach the dirname
+    tag = f"{index}_" + ",".join(f"{k.rsplit('/', 1)[-1]}={v}".replace("/", "_")
+                                 for k, v in list(_flat(config).items())[:2])
     dirname = f"{trainable}_{trial_id}_{tag}_{DATE}"[:200]
     d = exp / dirname
     d.mkdir()
