@@ -141,9 +141,17 @@ def sweep_efficiency(d: dict[str, Any]) -> str:
     out = ["### 3. Sweep efficiency and per-trial overhead", "", _meta(d), "",
            f"`{p['space']}` with {p['overrides']}: {p['n_trials']} trials, {p['cpu_per_trial']} "
            f"CPU per trial, {p['slots']} slots.", "",
-           _table(d["rows"], [("part", "run"), ("threads", "threads"), ("wall_s", "wall s"),
-                              ("fit_wall_s", "Tune fit() s"), ("sum_trial_s", "sum of trials s"),
-                              ("sum_tune_trial_s", "sum of Tune trial times s")]), ""]
+           _table([r for r in d["rows"] if r["part"] != "ceiling"],
+                  [("part", "run"), ("threads", "threads"), ("wall_s", "wall s"),
+                   ("fit_wall_s", "Tune fit() s"), ("sum_trial_s", "sum of trials s"),
+                   ("sum_tune_trial_s", "sum of Tune trial times s")]), ""]
+    for r in d["rows"]:
+        if r["part"] == "ceiling":
+            out += [f"Two-process ceiling (no Ray): {r['reps']} trials of the first grid point, "
+                    f"1 thread, took {r['alone_s']} s in one process alone and {r['pair_s']} s "
+                    f"in each of two processes at once ({r['pair_each_s']}): the machine runs "
+                    f"two 1-thread trials at **{r['ceiling']}x** the rate of one, the most any "
+                    "2-slot sweep can reach here.", ""]
     if s:
         t = s["targets"]
         out += [
@@ -224,6 +232,12 @@ def accuracy(d: dict[str, Any]) -> str:
                               ("wall_s", "wall s"), ("train_time_s", "training s"),
                               ("predict_time_s", "predict s"), ("backend", "backend"),
                               ("n_train", "n train"), ("n_test", "n test")]), ""]
+    s = d.get("summary", {})
+    if s.get("resnet18_accs"):
+        sd = f", sd {s['resnet18_sd'] * 100:.2f} points" if s.get("resnet18_sd") else ""
+        out += [f"ResNet-18 MNIST over seeds {s['resnet18_seeds']}: "
+                f"{', '.join(f'{a * 100:.2f}%' for a in s['resnet18_accs'])}; mean "
+                f"**{s['resnet18_mean'] * 100:.2f}%**{sd}.", ""]
     return "\n".join(out)
 
 

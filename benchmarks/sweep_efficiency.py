@@ -10,6 +10,11 @@ test set stays the split's 12,000 images) run three ways in one process, in this
 3. a plain sequential loop with the libraries' default threads (all cores): the baseline a
    notebook user gets.
 
+4. the machine's own ceiling for 2 slots: one trial's work (the grid's first point, 1 thread,
+   `--ceiling-reps` times) in one worker process alone, then in two worker processes at once;
+   ceiling = 2 x time alone / time of the pair. No Ray involved: if two 1-thread processes do
+   not run side by side at full speed on this machine, no sweep can either.
+
 Figures: speedup = loop wall / sweep wall; efficiency = sum of trial times / (sweep wall x
 slots). Per-trial overhead comes from an instrumented trainable (benchmarks/sweep_tools.py)
 that wraps tune-bench's `run_trial`: time from the trial's start on its actor to its first
@@ -44,10 +49,40 @@ def sequential(points: list[dict], root: str, threads: int | None) -> tuple[floa
     return time.perf_counter() - t0, times
 
 
+def _ceiling_worker(point: dict, root: str, reps: int) -> float:
+    from tune_bench.config import SVMConfig
+    from tune_bench.trainers import load_split, train_svm
+
+    cfg = SVMConfig.from_dict(point)
+    split = load_split(cfg.dataset, cfg.split, root)
+    train_svm(cfg, split, threads=1)  # warm-up: imports, first-call costs
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        train_svm(cfg, split, threads=1)
+    return time.perf_counter() - t0
+
+
+def parallel_ceiling(point: dict, root: str, reps: int) -> dict[str, float]:
+    """Seconds for `reps` trials in one process alone and in each of two at once."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        alone = pool.submit(_ceiling_worker, point, root, reps).result()
+    with ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        pair = [f.result() for f in [pool.submit(_ceiling_worker, point, root, reps)
+                                     for _ in range(2)]]
+    return {"alone_s": alone, "pair_s": max(pair), "pair_each_s": pair,
+            "ceiling": 2 * alone / max(pair)}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = parser(NAME, __doc__.splitlines()[0])
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--backend", default=None, help="override the SVM backend (default: auto)")
+    p.add_argument("--ceiling-reps", type=int, default=None,
+                   help="trials per process in the 2-process ceiling probe (default 5; 0: skip)")
     p.add_argument("--reanalyze", default=None, metavar="RESULT_JSON",
                    help="only recompute the overheads of a saved result")
     args = p.parse_args(argv)
@@ -98,6 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     res.row(part="loop", threads="default", wall_s=round(seqd_wall, 2),
             sum_trial_s=round(sum(seqd_times), 2))
 
+    reps = args.ceiling_reps if args.ceiling_reps is not None else (2 if args.quick else 5)
+    ceiling = parallel_ceiling(points[0], root, reps) if reps else None
+    if ceiling:
+        res.row(part="ceiling", reps=reps, alone_s=round(ceiling["alone_s"], 2),
+                pair_s=round(ceiling["pair_s"], 2),
+                pair_each_s=[round(v, 2) for v in ceiling["pair_each_s"]],
+                ceiling=round(ceiling["ceiling"], 3))
+
     ov = overheads(read_log(log, outcome.path.name), results)
     res.data["overheads"] = ov
     work = sum(seq1_times)
@@ -112,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         speedup_fit_only_vs_loop_default_threads=round(ratio(seqd_wall, outcome.wall_s), 3),
         efficiency_end_to_end=round(eff_e2e, 3), efficiency_fit_only=round(eff_fit, 3),
         efficiency_tune_trial_times=round(eff_tune, 3),
+        two_process_ceiling=round(ceiling["ceiling"], 3) if ceiling else None,
         trial_end_to_next_first_step_median_s=start_med, gap_median_s=gap_med,
         targets={"speedup": TARGET_SPEEDUP, "efficiency": TARGET_EFFICIENCY,
                  "overhead_s": TARGET_OVERHEAD_S},
