@@ -7,7 +7,8 @@ sweep trial gets (`--threads`, default 1 = one CPU slot of q1b_svm.yaml); oneDAL
 with every core. The backends of one configuration run back to back in the same process.
 
 Per trial: fit and predict time as the trainer reports them, and the whole `train_svm` call
-(subset, scaling, fit, test predict, train-accuracy predict) as a trial spends it. Ratio =
+(subset, scaling, fit, test predict, train-accuracy predict on the `n_train_eval` sample of
+2,000 images) as a trial spends it. Ratio =
 stock time / oneDAL time; "equal accuracy" = the same test accuracy within 0.1 points.
 """
 
