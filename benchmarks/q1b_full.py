@@ -28,17 +28,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--storage-path", default=str(SCRATCH / "ray_results"),
                    help="experiments' root (outside the repository, or ray_results/)")
     p.add_argument("--keep", action="store_true", help="keep the experiment directory")
+    p.add_argument("--cpus-per-trial", type=int, default=None,
+                   help="--cpus-per-trial for the sweep (default: the file's, 1)")
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
-    name = unique_name(f"q1b_svm_{args.backend or 'auto'}")
+    cpu_tag = f"_cpu{args.cpus_per_trial}" if args.cpus_per_trial else ""
+    name = unique_name(f"q1b_svm_{args.backend or 'auto'}{cpu_tag}")
     cmd = ["tune-bench", "sweep", SPACE, "--data-dir", root, "--storage-path",
            args.storage_path, "--name", name, "--no-progress"]
     if args.backend:
         cmd += ["--set", f"backend={args.backend}"]
+    if args.cpus_per_trial:
+        cmd += ["--cpus-per-trial", str(args.cpus_per_trial)]
     if args.quick:
         cmd += ["--set", "n_train=300", "--set", "n_test=300"]
-    rname = NAME if not args.backend else f"{NAME}_{args.backend}"
+    rname = (NAME if not args.backend else f"{NAME}_{args.backend}") + cpu_tag
     res = Result(rname, args, {"space": SPACE, "backend": args.backend or "auto (file default)",
+                               "cpus_per_trial": args.cpus_per_trial or 1,
                                "command": " ".join(cmd)})
     exe = [sys.executable, "-m", "tune_bench.cli", *cmd[1:]]
     print(f"[{NAME}] {' '.join(cmd)}", flush=True)
