@@ -105,8 +105,9 @@ def throughput(d: dict[str, Any]) -> str:
                               ("vs_contiguous_2_threads",
                                "speed vs contiguous, 2 threads, default Adam, same batch")]),
                 ""]
-    for key, what in (("profile_top_ops", "the tensor path (channels_last)"),
-                      ("profile_top_ops_contiguous", "the same steps in contiguous format")):
+    for key, what in (("profile_top_ops", "the steps in channels_last (default Adam)"),
+                      ("profile_top_ops_contiguous",
+                       "the same steps in the contiguous layout the CPU trainer uses")):
         ops = d.get(key)
         if ops:
             out += [f"Top operators of {what}, 4 steps (self CPU time, torch.profiler):", "",

@@ -149,14 +149,14 @@ def profile_resnet18(split: Any, ds: Any, res: Result, quick: bool) -> None:
         for i in range(n_data):
             t0 = time.perf_counter()
             idx = order[i * batch:(i + 1) * batch]
-            xb = to_resnet_input(x[idx]).contiguous(memory_format=torch.channels_last)
+            xb = to_resnet_input(x[idx]).contiguous()  # the trainer's CPU layout
             _ = y[idx]
             ts.append(time.perf_counter() - t0)
         tb_all.append(median(ts) * 1000)
     nb_ms, tb_ms = min(nb_all), min(tb_all)
     res.row(part="profile_data", path="notebook (per-sample PIL, DataLoader, 0 workers)",
             ms_per_batch=round(nb_ms, 2), per_round=[round(v, 2) for v in nb_all])
-    res.row(part="profile_data", path="tensor (index + batched resize/normalize, channels_last)",
+    res.row(part="profile_data", path="tensor (index + batched resize/normalize)",
             ms_per_batch=round(tb_ms, 2), per_round=[round(v, 2) for v in tb_all])
 
     # compute per step (fwd + bwd + Adam) on real images: batch x memory format x threads x Adam
@@ -197,8 +197,8 @@ def profile_resnet18(split: Any, ds: Any, res: Result, quick: bool) -> None:
                 ms_per_step=round(min(ts), 1), per_round=[round(t, 1) for t in ts],
                 vs_contiguous_2_threads=round(ratio(base, min(ts)), 3))
 
-    # operators of the tensor path (channels_last, the trainer's threads), and the same steps
-    # in the default (contiguous) memory format
+    # operators of the steps in channels_last (the trainer's layout before 2026-11-25) and in
+    # the default (contiguous) layout the trainer now uses on the CPU (default Adam in both)
     from torch.profiler import ProfilerActivity, profile
 
     for key, fmt in (("profile_top_ops", torch.channels_last),
