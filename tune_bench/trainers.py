@@ -231,7 +231,7 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
             "n_eval_used": len(te), "loader": cfg.loader, "seed": cfg.seed,
             "amp": cfg.use_amp, "hostname": socket.gethostname(),
             "memory_format": "channels_last" if fmt == torch.channels_last else "contiguous",
-            "optimizer_impl": "fused"}
+            "optimizer_impl": "fused" if opt.defaults.get("fused") else "foreach"}
     metrics: dict[str, Any] = {}
     for epoch in range(start, cfg.epochs):
         model.train()
