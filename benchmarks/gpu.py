@@ -1,6 +1,7 @@
 """GPU benchmarks (skipped, with a message, where CUDA is absent).
 
-1. Throughput on the GPU: `benchmarks.throughput --device gpu` (tune-bench's path, AMP on,
+1. Throughput on the GPU: `benchmarks.throughput --device gpu --compile --compile-mode
+   reduce-overhead` (tune-bench's path, AMP on, plus the step compiled into CUDA graphs,
    vs the notebook-style loop on the same GPU). Target: ResNet-18 batch 16 >= 5x.
 2. Packing: 1, 2, 4 and 8 identical ResNet-18 trials (batch 16, tensor loader, MNIST) in one
    sweep with fractional GPUs (1/k GPU and cores/k CPUs each) on one GPU: aggregate images/s
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_throughput:
         from benchmarks import throughput
 
-        throughput.main(["--device", "gpu", "--data-dir", root]
+        throughput.main(["--device", "gpu", "--data-dir", root, "--compile",
+                         "--compile-mode", "reduce-overhead"]
                         + (["--quick"] if args.quick else [])
                         + (["--out", args.out] if args.out else []))
     if not args.skip_packing:

@@ -18,7 +18,7 @@ warm-up, timed in short chunks of steps whose median rate is the path's images/s
   plain eager training in the default memory format, loss.item() and accuracy per step as
   notebooks do; 5 warm-up steps, then chunks of `steps` steps.
 - `tensor_compile` (ResNet-18 batch 32 only, with `--compile`): the tensor path with
-  `compile: true`
+  `compile: true`, or `compile: <mode>` with `--compile-mode` (`reduce-overhead`: CUDA graphs)
   (torch.compile; its compilation falls in the untimed first epoch of the first round).
 
 The figure is a path's images/s divided by the notebook loop's of the same round, median over
@@ -57,7 +57,7 @@ def _sync(dev: torch.device) -> None:
 
 
 def tunebench_ips(model: str, batch: int, steps: int, chunks: int, loader: str, split: Any,
-                  device: str, compile: bool = False) -> dict[str, Any]:
+                  device: str, compile: bool | str = False) -> dict[str, Any]:
     """Median images/s of train_resnet's epochs 2.. (`chunks` epochs of `steps` steps each);
     epoch 1 is the warm-up."""
     from tune_bench.config import ResNetConfig
@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="add the notebook loop with 2 DataLoader workers (ResNet-18 batch 32)")
     p.add_argument("--compile", action="store_true",
                    help="add the torch.compile run (ResNet-18 batch 32; ~80 s of compilation)")
+    p.add_argument("--compile-mode", default="default",
+                   help="its torch.compile mode (reduce-overhead: CUDA graphs on a GPU)")
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
     import os
@@ -280,7 +282,10 @@ def main(argv: list[str] | None = None) -> None:
             for pth in rotated(paths, r):
                 if pth in ("tensor", "dataloader", "tensor_compile"):
                     out = tunebench_ips(model, batch, steps, chunks, pth.removesuffix("_compile"),
-                                        split, args.device, compile=pth == "tensor_compile")
+                                        split, args.device,
+                                        compile=pth == "tensor_compile" and (
+                                            args.compile_mode if args.compile_mode != "default"
+                                            else True))
                 else:
                     out = notebook_ips(model, batch, steps, chunks, ds, dev,
                                        workers=2 if pth == "notebook_w2" else 0)

@@ -676,3 +676,21 @@ def test_real_tune_sweep_is_read(ray_local, tmp_path: Path) -> None:
     fake_row = json.loads((fake_dirs[0] / "result.json").read_text().splitlines()[0])
     assert set(real_row) - {"train_loss", "val_acc", "train_time_ms"} == set(fake_row)
     shutil.rmtree(tmp_path / "fake")
+
+
+def test_describe_config_skips_what_the_kernel_or_optimizer_ignores():
+    """A configuration string names only hyperparameters its model uses: no degree or coef0 for
+    an rbf SVM, no momentum for Adam; missing values are skipped."""
+    from tune_bench.analysis import describe_config
+
+    keys = ["C", "gamma", "degree", "coef0", "lr", "momentum"]
+    rbf = pd.Series({"kernel": "rbf", "C": 10.0, "gamma": "scale", "degree": 3, "coef0": 0.0,
+                     "lr": float("nan"), "momentum": float("nan")})
+    poly = rbf.copy()
+    poly["kernel"] = "poly"
+    assert describe_config(rbf, keys) == "C=10, gamma=scale"
+    assert describe_config(poly, keys) == "C=10, gamma=scale, degree=3, coef0=0"
+    adam = pd.Series({"optimizer": "adam", "lr": 0.001, "momentum": 0.9})
+    assert describe_config(adam, keys) == "lr=0.001"
+    assert describe_config(adam.replace("adam", "sgd"), keys) == "lr=0.001, momentum=0.9"
+    assert describe_config(pd.Series({"kernel": "rbf"}), ["degree"]) == "(single configuration)"

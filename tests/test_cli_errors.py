@@ -351,6 +351,29 @@ def test_broken_dataset_in_process(tmp_path: Path, capsys: pytest.CaptureFixture
         assert _files(root) == files
 
 
+@pytest.mark.parametrize("how", ["missing", "label-out-of-range"])
+def test_sweep_checks_data_before_starting_ray(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch, how: str):
+    """`tune-bench sweep` on a broken dataset: exit 3 naming the file, decided before Ray is
+    started (starting it costs seconds) and before the experiment directory is written."""
+    from tune_bench import sweep
+    from tune_bench.cli import main
+
+    def no_ray(*_a: object, **_k: object) -> bool:
+        raise AssertionError("Ray was started before the datasets were checked")
+
+    root, culprit = _broken_root(tmp_path, how)
+    monkeypatch.setattr(sweep, "start_ray", no_ray)
+    monkeypatch.chdir(tmp_path)
+    storage = tmp_path / "results"
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", str(SPACES / "rel_one.yaml"), "--data-dir", str(root),
+              "--storage-path", str(storage), "--no-progress"])
+    res = subprocess.CompletedProcess([], exc.value.code, "", capsys.readouterr().err)
+    one_line_error(res, 3, str(culprit))
+    assert not (storage / "rel_one").exists()
+
+
 # --------------------------------------------------------------------------- GPUs
 
 

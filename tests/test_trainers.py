@@ -109,10 +109,28 @@ def test_gpu_on_a_machine_without_cuda_is_a_clear_error(mnist):
 
 
 @pytest.mark.parametrize("bad", [{"lr": -0.1}, {"batch_size": 0}, {"epochs": 0},
-                                 {"model": "vgg"}, {"optimizer": "rmsprop"}])
+                                 {"model": "vgg"}, {"optimizer": "rmsprop"},
+                                 {"compile": "cudagraphs"}, {"compile": 1}])
 def test_invalid_resnet_config_names_the_key(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         ResNetConfig(**{**TINY, **bad})
+
+
+@pytest.mark.parametrize("setting, mode", [(True, None), ("reduce-overhead", "reduce-overhead"),
+                                           ("max-autotune", "max-autotune")])
+def test_compile_setting_picks_the_torch_compile_mode(mnist, monkeypatch, setting, mode):
+    """`compile: true` compiles in the default mode, a mode name (reduce-overhead = CUDA graphs
+    on a GPU) is passed on; the compiled callable is what trains (here: eager, recorded)."""
+    calls, steps = [], []
+
+    def fake_compile(model, mode=None):
+        calls.append(mode)
+        return lambda x: steps.append(len(x)) or model(x)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    m = train_resnet(ResNetConfig(**{**TINY, "epochs": 1, "compile": setting}), mnist, threads=1)
+    assert calls == [mode] and m["final"] is True
+    assert sum(steps) == m["n_train_used"]  # every training batch went through it
 
 
 def test_svm_backends_agree_and_record_themselves(mnist):

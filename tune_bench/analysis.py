@@ -644,9 +644,21 @@ def varying(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
     return [c for c in cols if c in df.columns and df[c].map(fmt).nunique() > 1]
 
 
+# Hyperparameters that only mean something for some values of another one: (column, values).
+_APPLIES = {"degree": ("kernel", {"poly"}), "coef0": ("kernel", {"poly", "sigmoid"}),
+            "gamma": ("kernel", {"rbf", "poly", "sigmoid"}), "momentum": ("optimizer", {"sgd"})}
+
+
+def _applies(row: pd.Series, key: str) -> bool:
+    col, values = _APPLIES.get(key, (None, None))
+    return col is None or col not in row.index or not _present(row[col]) or row[col] in values
+
+
 def describe_config(row: pd.Series, keys: Sequence[str]) -> str:
-    """`key=value, ...` for the given keys (missing ones skipped)."""
-    parts = [f"{k}={fmt(row[k])}" for k in keys if k in row.index and _present(row[k])]
+    """`key=value, ...` for the given keys; missing ones, and ones the row's kernel or optimizer
+    ignores (degree of an rbf SVM, momentum of Adam), are skipped."""
+    parts = [f"{k}={fmt(row[k])}" for k in keys
+             if k in row.index and _present(row[k]) and _applies(row, k)]
     return ", ".join(parts) if parts else "(single configuration)"
 
 

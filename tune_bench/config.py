@@ -19,6 +19,9 @@ KERNELS = ("poly", "rbf")
 DEVICES = ("cpu", "gpu")
 SPLITS = ("seeds", "official")
 LOADERS = ("tensor", "dataloader")
+# torch.compile modes; "reduce-overhead" records CUDA graphs of the step on a GPU (on a CPU it is
+# the default mode).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 SVM_BACKENDS = ("auto", "sklearn", "onedal", "cuml")
 TRAINERS = ("resnet", "svm")
 
@@ -70,6 +73,12 @@ def _bool(allow_none: bool = False):
     return check
 
 
+def _compile(v: Any) -> str | None:
+    if isinstance(v, bool) or v in COMPILE_MODES:
+        return None
+    return f"must be true, false or a torch.compile mode ({', '.join(COMPILE_MODES)}) (got {v!r})"
+
+
 def _gamma(v: Any) -> str | None:
     if v == "scale" or v == "auto":
         return None
@@ -98,7 +107,7 @@ _RESNET = {
     "loader": _choice(LOADERS),
     "n_eval": _int(10, allow_none=True),
     "momentum": _float,
-    "compile": _bool(),
+    "compile": _compile,
 }
 _SVM = {
     "kernel": _choice(KERNELS),
@@ -153,7 +162,7 @@ class ResNetConfig:
     split: str = "seeds"
     loader: str = "tensor"
     momentum: float = 0.9
-    compile: bool = False
+    compile: bool | str = False  # or a torch.compile mode, e.g. "reduce-overhead" (CUDA graphs)
     trainer: str = "resnet"
 
     def __post_init__(self) -> None:

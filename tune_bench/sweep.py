@@ -313,22 +313,30 @@ def cluster_view() -> tuple[dict[str, float], list[dict[str, float]]]:
 _PUT: dict[tuple[str, int], Any] = {}  # (Ray session, id(split)) -> (ObjectRef, split)
 
 
-def load_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
-    """Decode each (dataset, split) the trials use, once, and put it in Ray's object store.
+def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
+    """Decode each (dataset, split) the trials use, once: {"<dataset>/<split>": Split}.
 
-    Returns ObjectRefs. A split already put in this Ray session (an earlier sweep of the same
-    driver) is not put again, so repeated sweeps do not grow the object store.
+    Runs before Ray starts, so a missing or corrupt dataset file is reported at once, without
+    the cost of starting (and stopping) a Ray instance first.
     """
     from tune_bench.trainers import load_split
 
-    session = ray.get_runtime_context().get_node_id() + ray.get_runtime_context().gcs_address
     keys = sorted({(p["dataset"], p.get("split", "seeds")) for p in points})
+    return {f"{ds}/{sp}": load_split(ds, sp, data_dir) for ds, sp in keys}
+
+
+def put_datasets(splits: dict[str, Any]) -> dict[str, Any]:
+    """Put decoded splits in Ray's object store once per Ray session; returns ObjectRefs.
+
+    A split already put in this Ray session (an earlier sweep of the same driver) is not put
+    again, so repeated sweeps do not grow the object store.
+    """
+    session = ray.get_runtime_context().get_node_id() + ray.get_runtime_context().gcs_address
     refs = {}
-    for ds, sp in keys:
-        split = load_split(ds, sp, data_dir)
+    for key, split in splits.items():
         if (session, id(split)) not in _PUT:
             _PUT[(session, id(split))] = (ray.put(split), split)  # keep split: id stays unique
-        refs[f"{ds}/{sp}"] = _PUT[(session, id(split))][0]
+        refs[key] = _PUT[(session, id(split))][0]
     return refs
 
 
@@ -553,13 +561,15 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     # num_to_keep=1 forces a snapshot after each checkpoint (what makes resume exact); with
     # short epochs Tune warns about it on every epoch.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    splits = decode_datasets(spec.points, opts.data_dir)
     started = start_ray(opts)
     try:
         cluster, nodes = cluster_view()
         points, notes = plan_resources(spec, cluster, nodes, opts.drop_gpu_trials)
         for n in notes:
             warnings.warn(n, stacklevel=2)
-        datasets = load_datasets(points, opts.data_dir)
+        used = {f"{p['dataset']}/{p.get('split', 'seeds')}" for p in points}
+        datasets = put_datasets({k: v for k, v in splits.items() if k in used})
         save_spec(path, spec, opts, points)
         progress = RichProgress(len(points) * spec.tune_num_samples, opts.progress)
         tuner = tune.Tuner(
@@ -668,9 +678,10 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
         return SweepOutcome(path, expected, {"TERMINATED": expected}, [],
                             notes=[f"nothing to resume: all {expected} trials of {path} "
                                    "finished"])
+    splits = decode_datasets(saved["points"], opts.data_dir)
     started = start_ray(opts)
     try:
-        datasets = load_datasets(saved["points"], opts.data_dir)
+        datasets = put_datasets(splits)
         tuner = tune.Tuner.restore(str(path), trainable=build_trainable(spec, datasets,
                                                                          opts.data_dir),
                                    resume_unfinished=True, resume_errored=retry_errored)

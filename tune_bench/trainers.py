@@ -161,6 +161,14 @@ def make_optimizer(cfg: ResNetConfig, params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, fused=True)
 
 
+def compiled(model: nn.Module, setting: bool | str) -> nn.Module | Callable[..., Any]:
+    """`model` itself (False), or torch.compile'd: True = the default mode, else the named mode
+    ("reduce-overhead" replays the step as CUDA graphs on a GPU)."""
+    if setting is False:
+        return model
+    return torch.compile(model, mode=None if setting is True else setting)
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dev: torch.device,
              amp: bool = False) -> tuple[float, float, torch.Tensor]:
     """Mean loss, accuracy and predictions of `model` on uint8 images `x` with labels `y`."""
@@ -213,7 +221,7 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
     opt = make_optimizer(cfg, model.parameters())
     amp_dtype = _amp_dtype(dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=cfg.use_amp and amp_dtype == torch.float16)
-    step = torch.compile(model) if cfg.compile else model
+    step = compiled(model, cfg.compile)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
