@@ -88,6 +88,9 @@ def make_svc(backend: str, params: dict[str, Any], threads: int | None = None) -
         return SVC(**params, n_jobs=threads)
     elif backend == "cuml":  # pragma: no cover - needs a GPU
         from cuml.svm import SVC
+
+        # One-vs-one, as libsvm and oneDAL do (also cuML's documented default; said explicitly).
+        return SVC(**params, multiclass_strategy="ovo")
     else:
         raise ConfigError(f"backend: unknown concrete backend {backend!r}")
     return SVC(**params)
