@@ -200,3 +200,22 @@ def test_real_mnist_resnet_learns(real_data_dir):
     m = train_resnet(ResNetConfig(model="resnet18", n_train=1000, n_eval=500, epochs=1,
                                   batch_size=32, optimizer="adam"), split, threads=2)
     assert m["test_acc"] >= 0.6
+
+
+def test_svm_trials_do_not_import_torchvision_models(tiny_root):
+    """torchvision.models (which pulls in torch._dynamo, ~1.4 s) is imported only to build a
+    ResNet: an SVM trial's worker, and the CLI, start without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from tune_bench.config import SVMConfig\n"
+            "from tune_bench.trainers import train_svm\n"
+            "cfg = SVMConfig(dataset='mnist', n_train=100, n_test=50)\n"
+            f"train_svm(cfg, data_dir={str(tiny_root)!r})\n"
+            "import tune_bench.cli, tune_bench.sweep\n"
+            "heavy = ('torchvision', 'torch._dynamo')\n"
+            "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
