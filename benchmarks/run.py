@@ -29,7 +29,7 @@ BENCHMARKS = {
     "gpu": "GPU throughput, trial packing, full q1a_resnet.yaml (skipped without CUDA)",
 }
 EXTRA = {"q1b_sklearn": ("q1b_full", ["--backend", "sklearn"],
-                         "the full q1b_svm.yaml sweep with stock scikit-learn (50 min here)"),
+                         "the full q1b_svm.yaml sweep with stock scikit-learn (30-50 min here)"),
          "q1b_cpu2": ("q1b_full", ["--cpus-per-trial", "2"],
                       "the full q1b_svm.yaml sweep, default backend, 2 CPUs per trial")}
 
