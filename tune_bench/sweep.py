@@ -61,13 +61,12 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     prov = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
             "resources": res, "trial_name": trial_label(config),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
-    key = (flat["dataset"], flat.get("split", "seeds"))
-    split = (datasets or {}).get(f"{key[0]}/{key[1]}")
+    split = (datasets or {}).get(data_key(flat))
     if isinstance(split, ray.ObjectRef):
         split = ray.get(split)  # zero-copy from this node's object store
     prov["data_from"] = "driver" if split is not None else "disk"
     if split is None:
-        split = load_split(key[0], key[1], data_dir)
+        split = load_split(flat["dataset"], flat.get("split", "seeds"), data_dir)
 
     if flat["trainer"] == "svm":
         metrics = train_svm(SVMConfig.from_dict(flat), split, threads=threads)
@@ -313,16 +312,21 @@ def cluster_view() -> tuple[dict[str, float], list[dict[str, float]]]:
 _PUT: dict[tuple[str, int], Any] = {}  # (Ray session, id(split)) -> (ObjectRef, split)
 
 
+def data_key(point: dict[str, Any]) -> str:
+    """The decoded split a trial (flat config) trains on, as `<dataset>/<split>`."""
+    return f"{point['dataset']}/{point.get('split', 'seeds')}"
+
+
 def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
-    """Decode each (dataset, split) the trials use, once: {"<dataset>/<split>": Split}.
+    """Decode each (dataset, split) the trials use, once: {data_key: Split}.
 
     Runs before Ray starts, so a missing or corrupt dataset file is reported at once, without
     the cost of starting (and stopping) a Ray instance first.
     """
     from tune_bench.trainers import load_split
 
-    keys = sorted({(p["dataset"], p.get("split", "seeds")) for p in points})
-    return {f"{ds}/{sp}": load_split(ds, sp, data_dir) for ds, sp in keys}
+    keys = sorted(set(map(data_key, points)))
+    return {key: load_split(*key.split("/"), data_dir) for key in keys}
 
 
 def put_datasets(splits: dict[str, Any]) -> dict[str, Any]:
@@ -568,7 +572,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
         points, notes = plan_resources(spec, cluster, nodes, opts.drop_gpu_trials)
         for n in notes:
             warnings.warn(n, stacklevel=2)
-        used = {f"{p['dataset']}/{p.get('split', 'seeds')}" for p in points}
+        used = set(map(data_key, points))
         datasets = put_datasets({k: v for k, v in splits.items() if k in used})
         save_spec(path, spec, opts, points)
         progress = RichProgress(len(points) * spec.tune_num_samples, opts.progress)
