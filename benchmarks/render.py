@@ -142,14 +142,6 @@ def svm_backends(d: dict[str, Any]) -> str:
                     f"{_cell(s['equal_accuracy_all_cores'])}; target >= {s['target']}x: "
                     f"{'met' if s['met_all_cores'] else 'MISSED'}.** This is how the issue's "
                     "reference figure (11x) was measured.", ""]
-        else:
-            wide = [r for r in d["rows"] if r["backend"] == "onedal"
-                    and r["threads"] != d["params"]["threads"]]
-            if wide:
-                out += [f"With every core ({wide[0]['threads']} threads) oneDAL's trials take "
-                        f"{_cell([r['trial_speedup'] for r in wide])}x less time than stock ones "
-                        "(stock SVC, libsvm, is single-threaded and cannot use the second "
-                        "core): how the issue's reference figure (11x) was measured.", ""]
         if s.get("rounds", 1) > 1:
             out += [f"Medians of {s['rounds']} interleaved rounds; `trial x` per round: "
                     + "; ".join(f"{r['dataset']} {r['kernel']} x{r['threads']}: "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks.common import Result, data_dir, parser, ratio, rotated, timed
+from benchmarks.common import Result, data_dir, median, parser, ratio, rotated, timed
 
 NAME = "svm_backends"
 TARGET = 8.0
@@ -27,12 +27,10 @@ DATASETS = ["mnist", "fashion_mnist"]
 
 def _median_run(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
     """(median trial wall, metrics with median fit and predict times) of repeated runs."""
-    import statistics
-
     m = dict(runs[0][1])
     for key in ("train_time_ms", "predict_time_ms"):
-        m[key] = statistics.median(r[1][key] for r in runs)
-    return statistics.median(r[0] for r in runs), m
+        m[key] = median([r[1][key] for r in runs])
+    return median([r[0] for r in runs]), m
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,16 +94,17 @@ def main(argv: list[str] | None = None) -> None:
                         trial_speedup=round(ratio(base_wall, wall), 2),
                         trial_speedup_per_round=per_round,
                         acc_diff_points=round(100 * (m["test_acc"] - base["test_acc"]), 3))
-    for th, key in [(args.threads, ""), (cores, "_all_cores")]:
+    figures = [("", args.threads, f"time per trial, stock / oneDAL, {args.threads} thread(s) each")]
+    if cores != args.threads:
+        figures.append(("_all_cores", cores, "time per trial, stock (1 thread: libsvm is "
+                        f"single-threaded) / oneDAL on {cores} thread(s)"))
+    for key, th, figure in figures:
         same = [r for r in res.data["rows"] if r["backend"] == "onedal" and r["threads"] == th]
-        if not same or (key and th == args.threads):
+        if not same:
             continue
         worst = min(r["trial_speedup"] for r in same)
         equal = all(abs(r["acc_diff_points"]) <= 0.1 for r in same)
-        res.summary(**{f"figure{key}": f"time per trial, stock (1 thread: libsvm is "
-                                       f"single-threaded) / oneDAL on {th} thread(s)"
-                       if key else f"time per trial, stock / oneDAL, {th} thread(s) each",
-                       f"min_trial_speedup{key}": worst,
+        res.summary(**{f"figure{key}": figure, f"min_trial_speedup{key}": worst,
                        f"trial_speedups{key}": [r["trial_speedup"] for r in same],
                        f"fit_predict_speedups{key}": [r["fit_predict_speedup"] for r in same],
                        f"equal_accuracy{key}": equal, f"met{key}": worst >= TARGET and equal})

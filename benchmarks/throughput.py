@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import Result, data_dir, median, parser, ratio, rotated, torchvision_root
+from tune_bench.config import COMPILE_MODES
 
 NAME = "throughput"
 TARGET = 1.3  # ResNet-18 batch 32 on the CPU, tensor path vs notebook loop
@@ -245,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers-variant", action="store_true",
                    help="add the notebook loop with 2 DataLoader workers (ResNet-18 batch 32)")
     p.add_argument("--compile", action="store_true",
-                   help="add the torch.compile run (ResNet-18 batch 32; ~80 s of compilation)")
-    p.add_argument("--compile-mode", default="default",
+                   help="add the torch.compile run (ResNet-18 batch 32; 20-80 s to compile here)")
+    p.add_argument("--compile-mode", default="default", choices=COMPILE_MODES,
                    help="its torch.compile mode (reduce-overhead: CUDA graphs on a GPU)")
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
@@ -283,9 +284,7 @@ def main(argv: list[str] | None = None) -> None:
                 if pth in ("tensor", "dataloader", "tensor_compile"):
                     out = tunebench_ips(model, batch, steps, chunks, pth.removesuffix("_compile"),
                                         split, args.device,
-                                        compile=pth == "tensor_compile" and (
-                                            args.compile_mode if args.compile_mode != "default"
-                                            else True))
+                                        compile=pth == "tensor_compile" and args.compile_mode)
                 else:
                     out = notebook_ips(model, batch, steps, chunks, ds, dev,
                                        workers=2 if pth == "notebook_w2" else 0)

@@ -870,7 +870,7 @@ def _svm_row(g: pd.Series) -> dict[str, str]:
         "Kernel": label("kernel", g["kernel"]),
         "C": fmt(g["C"]),
         "gamma": fmt(g["gamma"]),
-        "degree": fmt(g["degree"]) if g["kernel"] == "poly" else "-",
+        "degree": fmt(g["degree"]) if _applies(g, "degree") else "-",
         "Test Acc (%)": _acc_cell(g),
         "Train Acc (%)": pct(g["train_acc"]),
         "Train Time (ms)": ms(g["time_mean"]),
