@@ -125,7 +125,8 @@ def svm_backends(d: dict[str, Any]) -> str:
            "test predict, train-accuracy predict on a 2,000-image sample, scaling).", "",
            _table(d["rows"], [("dataset", "dataset"), ("kernel", "kernel"), ("C", "C"),
                               ("degree", "degree"), ("backend", "backend"), ("ran", "ran"),
-                              ("threads", "threads"), ("fit_ms", "fit ms"),
+                              ("predict", "predict path"), ("threads", "threads"),
+                              ("fit_ms", "fit ms"),
                               ("predict_ms", "predict ms"), ("trial_s", "trial s"),
                               ("test_acc", "test acc"), ("acc_diff_points", "acc diff (points)"),
                               ("fit_speedup", "fit x"), ("predict_speedup", "predict x"),
@@ -144,7 +145,8 @@ def svm_backends(d: dict[str, Any]) -> str:
                     "reference figure (11x) was measured.", ""]
         if s.get("rounds", 1) > 1:
             out += [f"Medians of {s['rounds']} interleaved rounds; `trial x` per round: "
-                    + "; ".join(f"{r['dataset']} {r['kernel']} x{r['threads']}: "
+                    + "; ".join(f"{r['dataset']} {r['kernel']} x{r['threads']} "
+                                f"{r.get('predict', 'backend')}: "
                                 f"{_cell(r['trial_speedup_per_round'])}"
                                 for r in d["rows"] if r["backend"] != "sklearn") + ".", ""]
     return "\n".join(out)

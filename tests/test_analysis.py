@@ -67,12 +67,13 @@ def svm(
     seed: int = 0,
     time_ms: float = 5000.0,
     train_acc: float = 0.99,
+    **result: object,
 ) -> dict:
     config = {"trainer": "svm", "dataset": dataset, "kernel": kernel, "C": C, "gamma": gamma,
               "degree": degree, "coef0": 0.0, "backend": "auto", "seed": seed}
     row = {"test_acc": acc, "train_acc": train_acc, "train_time_ms": time_ms,
            "predict_time_ms": time_ms / 10, "n_support": 100, "svm_backend": "sklearn",
-           "svm_threads": 2, "final": True}
+           "svm_threads": 2, "final": True, **result}
     return {"config": config, "results": [row], "state": "TERMINATED"}
 
 
@@ -440,7 +441,8 @@ def test_svm_table_and_best(tmp_path: Path) -> None:
               svm(0.9586, kernel="poly", degree=4, C=1.0, time_ms=6426.30),
               svm(0.9520, kernel="rbf", C=10.0, gamma=0.001, time_ms=8167.06),
               svm(0.9520, kernel="rbf", C=1.0, gamma="scale", time_ms=9000.0),  # tie, slower
-              svm(0.8651, dataset="fashion_mnist", kernel="rbf", C=10.0, time_ms=8156.18),
+              svm(0.8651, dataset="fashion_mnist", kernel="rbf", C=10.0, time_ms=8156.18,
+                  svm_backend="onedal", svm_predict="gemm"),
               resnet(0.99)]
     df = load(tmp_path, trials)
     t = an.svm_table(df)
@@ -459,6 +461,7 @@ def test_svm_table_and_best(tmp_path: Path) -> None:
     assert best.df[["Dataset", "Kernel", "Test Acc (%)"]].values.tolist() == [
         ["MNIST", "Poly", "95.86"], ["MNIST", "RBF", "95.20"], ["FashionMNIST", "RBF", "86.51"]]
     assert best.df.iloc[1]["C"] == "10"
+    assert best.df["Backend"].tolist() == ["sklearn", "sklearn", "onedal (gemm predict)"]
 
 
 def cpu_gpu_trials() -> list[dict]:

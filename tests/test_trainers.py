@@ -139,6 +139,7 @@ def test_svm_backends_agree_and_record_themselves(mnist):
     stock = train_svm(SVMConfig(**cfg, backend="sklearn"), mnist, threads=1)
     fast = train_svm(SVMConfig(**cfg, backend="onedal"), mnist, threads=1)
     assert stock["svm_backend"] == "sklearn" and fast["svm_backend"] == "onedal"
+    assert stock["svm_predict"] == "backend" and fast["svm_predict"] == "gemm"  # auto
     assert stock["svm_threads"] == 1 and fast["svm_threads"] == 1
     assert abs(stock["test_acc"] - fast["test_acc"]) <= 0.01
     assert stock["n_train_used"] == 300 and stock["n_test_used"] == 100
@@ -175,6 +176,72 @@ def test_onedal_predicts_what_stock_sklearn_predicts(real_data_dir, params):
     pytest.importorskip("sklearnex")
     split = load_split("fashion_mnist", "seeds", str(real_data_dir))
     assert _predictions_agree(split, params) == 1.0
+
+
+GEMM_PARAMS = [
+    {"kernel": "rbf", "C": 10.0, "gamma": "scale", "degree": 3, "coef0": 0.0},
+    {"kernel": "rbf", "C": 1.0, "gamma": 0.01, "degree": 3, "coef0": 0.0},
+    {"kernel": "poly", "C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0},
+    {"kernel": "poly", "C": 0.1, "gamma": 0.002, "degree": 4, "coef0": 0.5},
+    {"kernel": "poly", "C": 10.0, "gamma": "scale", "degree": 2, "coef0": -0.3},
+]
+
+
+@pytest.mark.parametrize("params", GEMM_PARAMS)
+def test_gemm_decision_values_are_libsvms(mnist, params):
+    """The shared-kernel path computes libsvm's one-vs-one decision values (to float32
+    rounding) and its vote, for any chunking; labels are not 0..k-1 here."""
+    from tune_bench.data import svm_arrays
+    from tune_bench.svm_backends import make_svc, ovo_decision, ovo_predict
+
+    x_tr, y_tr, x_te, _ = svm_arrays(mnist, 300, 200, 0)
+    svc = make_svc("sklearn", {**params, "decision_function_shape": "ovo"}).fit(x_tr, 3 * y_tr + 1)
+    want = svc.decision_function(x_te)
+    got = ovo_decision(svc, x_te, chunk=37)
+    assert got.shape == want.shape == (len(x_te), 45)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    np.testing.assert_allclose(ovo_decision(svc, x_te), got, atol=1e-5 * np.abs(want).max())
+    assert (ovo_predict(svc, x_te) == svc.predict(x_te)).all()
+
+
+def test_gemm_predicts_what_a_binary_svc_predicts(mnist):
+    from tune_bench.data import svm_arrays
+    from tune_bench.svm_backends import make_svc, ovo_predict
+
+    x_tr, y_tr, x_te, _ = svm_arrays(mnist, 300, 200, 0)
+    keep = np.isin(y_tr, (2, 7))
+    svc = make_svc("sklearn", GEMM_PARAMS[0]).fit(x_tr[keep], y_tr[keep])
+    pred = ovo_predict(svc, x_te)
+    assert set(pred) == {2, 7} and (pred == svc.predict(x_te)).all()
+
+
+@pytest.mark.parametrize("params", GEMM_PARAMS[:3])
+def test_gemm_predicts_what_onedal_predicts_on_real_data(real_data_dir, params):
+    pytest.importorskip("sklearnex")
+    from tune_bench.data import svm_arrays
+    from tune_bench.svm_backends import make_svc, ovo_predict
+
+    split = load_split("fashion_mnist", "seeds", str(real_data_dir))
+    x_tr, y_tr, x_te, _ = svm_arrays(split, 1000, 1000, 0)
+    svc = make_svc("onedal", params, 1).fit(x_tr, y_tr)
+    assert (ovo_predict(svc, x_te) == np.asarray(svc.predict(x_te))).all()
+
+
+def test_svm_predict_path_is_chosen_and_recorded(mnist):
+    from tune_bench.svm_backends import resolve_predict
+
+    cfg = dict(kernel="poly", C=1.0, n_train=300, n_test=100, seed=2)
+    stock = train_svm(SVMConfig(**cfg, backend="sklearn"), mnist, threads=1)
+    gemm = train_svm(SVMConfig(**cfg, backend="sklearn", predict="gemm"), mnist, threads=1)
+    assert stock["svm_predict"] == "backend" and gemm["svm_predict"] == "gemm"
+    assert gemm["confusion_matrix"] == stock["confusion_matrix"]
+    assert gemm["train_acc"] == stock["train_acc"]
+    assert resolve_predict("auto", "onedal") == "gemm"
+    assert resolve_predict("auto", "cuml") == "backend"
+    with pytest.raises(ConfigError, match="predict: gemm needs backend sklearn or onedal"):
+        resolve_predict("gemm", "cuml")
+    with pytest.raises(ConfigError, match="predict"):
+        SVMConfig(predict="fast")
 
 
 def test_svm_poly_and_invalid_values(mnist):

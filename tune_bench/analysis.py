@@ -835,8 +835,10 @@ def _svm_groups(df: pd.DataFrame) -> pd.DataFrame:
         groups[metric] = [float(np.nanmean(vals[i])) if np.isfinite(vals[i]).any() else math.nan
                           for i in members]
     backend = column(fin, "svm_backend").astype(object)
-    backend = backend.where(backend.notna(), column(fin, "backend")).to_numpy()
-    groups["_backend"] = [", ".join(sorted({fmt(b) for b in backend[i]})) for i in members]
+    backend = backend.where(backend.notna(), column(fin, "backend")).map(fmt)
+    gemm = column(fin, "svm_predict").astype(object).eq("gemm").to_numpy()
+    backend = np.where(gemm, backend + " (gemm predict)", backend)  # predict time depends on it
+    groups["_backend"] = [", ".join(sorted(set(backend[i]))) for i in members]
     for c in ("dataset", "kernel", "C", "gamma", "degree"):
         if c not in groups.columns:
             groups[c] = None

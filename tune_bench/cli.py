@@ -112,7 +112,8 @@ def train(
         print(json.dumps(metrics, default=str))
         return
     keys = ["test_acc", "test_loss", "train_acc", "train_time_ms", "predict_time_ms", "macs",
-            "flops", "params", "n_support", "svm_backend", "device_name", "n_train_used"]
+            "flops", "params", "n_support", "svm_backend", "svm_predict", "device_name",
+            "n_train_used"]
     summary = "  ".join(f"{k} {_short(metrics[k])}" for k in keys if k in metrics)
     out.print(f"[bold]final[/bold]  {summary}")
 

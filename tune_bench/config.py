@@ -23,6 +23,7 @@ LOADERS = ("tensor", "dataloader")
 # the default mode).
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 SVM_BACKENDS = ("auto", "sklearn", "onedal", "cuml")
+SVM_PREDICT = ("auto", "gemm", "backend")
 TRAINERS = ("resnet", "svm")
 
 
@@ -116,6 +117,7 @@ _SVM = {
     "degree": _int(1),
     "coef0": _float,
     "backend": _choice(SVM_BACKENDS),
+    "predict": _choice(SVM_PREDICT),
     "n_test": _int(10, allow_none=True),
     "n_train_eval": _int(10, allow_none=True),
 }
@@ -198,6 +200,7 @@ class SVMConfig:
     split: str = "seeds"
     device: str = "cpu"
     backend: str = "auto"
+    predict: str = "auto"  # gemm: one shared kernel matrix product; backend: the SVC's own
     trainer: str = "svm"
 
     def __post_init__(self) -> None:

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from tune_bench.errors import ConfigError, ResourceError
 
 
@@ -55,6 +57,90 @@ def resolve_backend(backend: str, device: str) -> str:
         extra = {"onedal": "pip install 'tune-bench[onedal]'", "cuml": "pip install cuml-cu12"}
         raise ConfigError(f"backend: {backend} is not available here ({extra.get(backend, '')})")
     return backend
+
+
+def resolve_predict(predict: str, backend: str) -> str:
+    """The prediction path for `predict` (auto|gemm|backend) with the concrete `backend`.
+
+    auto = gemm for oneDAL, whose own predict is the slow half of its trials; the stock backend
+    keeps libsvm's predict (it is the reference), cuML its own (its model lives on the GPU).
+    """
+    if predict == "auto":
+        return "gemm" if backend == "onedal" else "backend"
+    if predict == "gemm" and backend not in ("sklearn", "onedal"):
+        raise ConfigError(f"predict: gemm needs backend sklearn or onedal (got {backend})")
+    return predict
+
+
+def ovo_decision(svc: Any, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """One-vs-one decision values of a fitted SVC, (n_samples, n_pairs) in libsvm's pair order.
+
+    The kernel between a chunk of `x` and every support vector is one float32 matrix product,
+    shared by all class pairs; a (n_sv, n_pairs) matrix of dual coefficients then gives every
+    pair's decision value. Same model, same formula as libsvm: values agree with
+    `decision_function(shape='ovo')` to float32 rounding.
+    """
+    sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float32)
+    counts = np.asarray(svc.n_support_)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    coef = np.asarray(svc.dual_coef_, dtype=np.float32)
+    intercept = np.asarray(svc.intercept_, dtype=np.float32)
+    k = len(counts)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    weights = np.zeros((len(sv), len(pairs)), np.float32)
+    for p, (i, j) in enumerate(pairs):
+        weights[starts[i]:starts[i + 1], p] = coef[j - 1, starts[i]:starts[i + 1]]
+        weights[starts[j]:starts[j + 1], p] = coef[i, starts[j]:starts[j + 1]]
+    if k == 2:  # scikit-learn flips the signs of a binary model's public coefficients
+        weights, intercept = -weights, -intercept
+    gamma = np.float32(svc._gamma)
+    sv_sq = (sv * sv).sum(1)
+    out = np.empty((len(x), len(pairs)), np.float32)
+    for lo in range(0, len(x), chunk):
+        xc = np.asarray(x[lo:lo + chunk], dtype=np.float32)
+        kern = xc @ sv.T
+        if svc.kernel == "rbf":  # exp(-gamma |x - sv|^2), |x - sv|^2 = |x|^2 + |sv|^2 - 2 x.sv
+            kern *= 2 * gamma
+            kern -= gamma * (xc * xc).sum(1, keepdims=True)
+            kern -= gamma * sv_sq
+            np.minimum(kern, 0, out=kern)
+            np.exp(kern, out=kern)
+        elif svc.kernel == "poly":
+            kern *= gamma
+            kern += np.float32(svc.coef0)
+            kern = _power(kern, int(svc.degree))
+        else:
+            raise ConfigError(f"predict: gemm supports kernels poly and rbf (got {svc.kernel!r})")
+        out[lo:lo + chunk] = kern @ weights + intercept
+    return out
+
+
+def _power(a: np.ndarray, n: int) -> np.ndarray:
+    """a ** n for an integer n >= 1 by repeated squaring (numpy's float power is several times
+    slower)."""
+    result = None
+    while True:
+        if n & 1:
+            result = a.copy() if result is None else np.multiply(result, a, out=result)
+        n >>= 1
+        if not n:
+            return result
+        a = a * a
+
+
+def ovo_predict(svc: Any, x: np.ndarray) -> np.ndarray:
+    """Labels of `x` by libsvm's one-vs-one vote over `ovo_decision` (ties: lowest class)."""
+    dec = ovo_decision(svc, x)
+    k = len(svc.classes_)
+    votes = np.zeros((len(x), k), np.int32)
+    p = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            win = dec[:, p] > 0
+            votes[:, i] += win
+            votes[:, j] += ~win
+            p += 1
+    return np.asarray(svc.classes_)[votes.argmax(1)]
 
 
 @dataclass
