@@ -5,7 +5,8 @@ Runs `tune-bench sweep search_spaces/q1b_svm.yaml --data-dir D --storage-path S 
 3 C + rbf 4 C x 3 gamma), 10,000 training images, the seeds split's 12,000 test images,
 1 CPU per trial) and reads every trial's result.json afterwards. `--backend sklearn` runs the
 stock backend instead of the default (auto = oneDAL when installed); that takes about ten
-times longer (see svm_backends).
+times longer (see svm_backends). `--predict backend` runs oneDAL with its own predict instead
+of the default shared-kernel (gemm) predict.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SPACE = "search_spaces/q1b_svm.yaml"
 def main(argv: list[str] | None = None) -> None:
     p = parser(NAME, __doc__.splitlines()[0])
     p.add_argument("--backend", default=None, help="--set backend=... (default: the file's)")
+    p.add_argument("--predict", default=None, help="--set predict=... (default: auto)")
     p.add_argument("--storage-path", default=str(SCRATCH / "ray_results"),
                    help="experiments' root (outside the repository, or ray_results/)")
     p.add_argument("--keep", action="store_true", help="keep the experiment directory")
@@ -33,17 +35,22 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
     cpu_tag = f"_cpu{args.cpus_per_trial}" if args.cpus_per_trial else ""
-    name = unique_name(f"q1b_svm_{args.backend or 'auto'}{cpu_tag}")
+    name = unique_name(f"q1b_svm_{args.backend or 'auto'}{cpu_tag}"
+                       + (f"_predict_{args.predict}" if args.predict else ""))
     cmd = ["tune-bench", "sweep", SPACE, "--data-dir", root, "--storage-path",
            args.storage_path, "--name", name, "--no-progress"]
     if args.backend:
         cmd += ["--set", f"backend={args.backend}"]
+    if args.predict:
+        cmd += ["--set", f"predict={args.predict}"]
     if args.cpus_per_trial:
         cmd += ["--cpus-per-trial", str(args.cpus_per_trial)]
     if args.quick:
         cmd += ["--set", "n_train=300", "--set", "n_test=300"]
-    rname = (NAME if not args.backend else f"{NAME}_{args.backend}") + cpu_tag
+    rname = (NAME + (f"_{args.backend}" if args.backend else "")
+             + (f"_predict_{args.predict}" if args.predict else "") + cpu_tag)
     res = Result(rname, args, {"space": SPACE, "backend": args.backend or "auto (file default)",
+                               "predict": args.predict or "auto",
                                "cpus_per_trial": args.cpus_per_trial or 1,
                                "command": " ".join(cmd)})
     exe = [sys.executable, "-m", "tune_bench.cli", *cmd[1:]]
@@ -62,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
                             fit_s=round(last.get("train_time_ms", 0) / 1000, 2),
                             predict_s=round(last.get("predict_time_ms", 0) / 1000, 2),
                             trial_s=round(last.get("time_total_s", 0), 2),
-                            backend=last.get("svm_backend"), threads=last.get("svm_threads"),
+                            backend=last.get("svm_backend"), predict=last.get("svm_predict"),
+                            threads=last.get("svm_threads"),
                             n_train=last.get("n_train_used"), n_test=last.get("n_test_used")))
     if rows:
         ts = [r["trial_s"] for r in rows]

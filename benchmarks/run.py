@@ -30,6 +30,8 @@ BENCHMARKS = {
 }
 EXTRA = {"q1b_sklearn": ("q1b_full", ["--backend", "sklearn"],
                          "the full q1b_svm.yaml sweep with stock scikit-learn (30-50 min here)"),
+         "q1b_onedal_predict": ("q1b_full", ["--predict", "backend"],
+                                "the full q1b_svm.yaml sweep, oneDAL with its own predict"),
          "q1b_cpu2": ("q1b_full", ["--cpus-per-trial", "2"],
                       "the full q1b_svm.yaml sweep, default backend, 2 CPUs per trial")}
 
