@@ -144,6 +144,8 @@ COMMAND_LINES = [
     ("train-unknown-kernel", ["train", "svm", "--kernel", "sigmoid"], 2,
      ["--kernel", "sigmoid"]),
     ("train-C-not-a-number", ["train", "svm", "--C", "abc"], 2, ["--C", "abc"]),
+    ("train-unknown-svm-predict", ["train", "svm", "--predict", "fast"], 2,
+     ["--predict", "fast"]),
     ("train-unknown-key", ["train", "resnet", "--learning-rate", "0.1"], 2,
      ["learning-rate", "unknown key"]),
     ("train-resnet-key-for-svm", ["train", "svm", "--epochs", "3"], 2, ["epochs"]),
