@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -86,14 +87,14 @@ def ovo_decision(svc: Any, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
     coef = np.asarray(svc.dual_coef_, dtype=np.float32)
     intercept = np.asarray(svc.intercept_, dtype=np.float32)
     k = len(counts)
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    pairs = list(combinations(range(k), 2))  # libsvm's order: (0, 1), (0, 2), ..., (k-2, k-1)
     weights = np.zeros((len(sv), len(pairs)), np.float32)
     for p, (i, j) in enumerate(pairs):
         weights[starts[i]:starts[i + 1], p] = coef[j - 1, starts[i]:starts[i + 1]]
         weights[starts[j]:starts[j + 1], p] = coef[i, starts[j]:starts[j + 1]]
     if k == 2:  # scikit-learn flips the signs of a binary model's public coefficients
         weights, intercept = -weights, -intercept
-    gamma = np.float32(svc._gamma)
+    gamma = np.float32(svc._gamma)  # the fitted value ('scale' and 'auto' resolved)
     sv_sq = (sv * sv).sum(1)
     out = np.empty((len(x), len(pairs)), np.float32)
     for lo in range(0, len(x), chunk):
@@ -133,13 +134,10 @@ def ovo_predict(svc: Any, x: np.ndarray) -> np.ndarray:
     dec = ovo_decision(svc, x)
     k = len(svc.classes_)
     votes = np.zeros((len(x), k), np.int32)
-    p = 0
-    for i in range(k):
-        for j in range(i + 1, k):
-            win = dec[:, p] > 0
-            votes[:, i] += win
-            votes[:, j] += ~win
-            p += 1
+    for p, (i, j) in enumerate(combinations(range(k), 2)):
+        win = dec[:, p] > 0
+        votes[:, i] += win
+        votes[:, j] += ~win
     return np.asarray(svc.classes_)[votes.argmax(1)]
 
 
