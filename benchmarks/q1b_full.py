@@ -34,9 +34,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="--cpus-per-trial for the sweep (default: the file's, 1)")
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
-    cpu_tag = f"_cpu{args.cpus_per_trial}" if args.cpus_per_trial else ""
-    name = unique_name(f"q1b_svm_{args.backend or 'auto'}{cpu_tag}"
-                       + (f"_predict_{args.predict}" if args.predict else ""))
+    tag = ((f"_{args.backend}" if args.backend else "")
+           + (f"_predict_{args.predict}" if args.predict else "")
+           + (f"_cpu{args.cpus_per_trial}" if args.cpus_per_trial else ""))
+    name = unique_name(f"q1b_svm{tag or '_auto'}")
     cmd = ["tune-bench", "sweep", SPACE, "--data-dir", root, "--storage-path",
            args.storage_path, "--name", name, "--no-progress"]
     if args.backend:
@@ -47,12 +48,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd += ["--cpus-per-trial", str(args.cpus_per_trial)]
     if args.quick:
         cmd += ["--set", "n_train=300", "--set", "n_test=300"]
-    rname = (NAME + (f"_{args.backend}" if args.backend else "")
-             + (f"_predict_{args.predict}" if args.predict else "") + cpu_tag)
-    res = Result(rname, args, {"space": SPACE, "backend": args.backend or "auto (file default)",
-                               "predict": args.predict or "auto",
-                               "cpus_per_trial": args.cpus_per_trial or 1,
-                               "command": " ".join(cmd)})
+    res = Result(NAME + tag, args, {"space": SPACE,
+                                    "backend": args.backend or "auto (file default)",
+                                    "predict": args.predict or "auto",
+                                    "cpus_per_trial": args.cpus_per_trial or 1,
+                                    "command": " ".join(cmd)})
     exe = [sys.executable, "-m", "tune_bench.cli", *cmd[1:]]
     print(f"[{NAME}] {' '.join(cmd)}", flush=True)
     wall, proc = timed(lambda: subprocess.run(exe, cwd=ROOT, capture_output=True, text=True))

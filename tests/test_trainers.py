@@ -192,26 +192,27 @@ def test_gemm_decision_values_are_libsvms(mnist, params):
     """The shared-kernel path computes libsvm's one-vs-one decision values (to float32
     rounding) and its vote, for any chunking; labels are not 0..k-1 here."""
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import make_svc, ovo_decision, ovo_predict
+    from tune_bench.svm_backends import SharedKernelPredictor, make_svc
 
     x_tr, y_tr, x_te, _ = svm_arrays(mnist, 300, 200, 0)
     svc = make_svc("sklearn", {**params, "decision_function_shape": "ovo"}).fit(x_tr, 3 * y_tr + 1)
     want = svc.decision_function(x_te)
-    got = ovo_decision(svc, x_te, chunk=37)
+    got = SharedKernelPredictor(svc, chunk=37).decision(x_te)
     assert got.shape == want.shape == (len(x_te), 45)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
-    np.testing.assert_allclose(ovo_decision(svc, x_te), got, atol=1e-5 * np.abs(want).max())
-    assert (ovo_predict(svc, x_te) == svc.predict(x_te)).all()
+    whole = SharedKernelPredictor(svc)
+    np.testing.assert_allclose(whole.decision(x_te), got, atol=1e-5 * np.abs(want).max())
+    assert (whole.predict(x_te) == svc.predict(x_te)).all()
 
 
 def test_gemm_predicts_what_a_binary_svc_predicts(mnist):
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import make_svc, ovo_predict
+    from tune_bench.svm_backends import SharedKernelPredictor, make_svc
 
     x_tr, y_tr, x_te, _ = svm_arrays(mnist, 300, 200, 0)
     keep = np.isin(y_tr, (2, 7))
     svc = make_svc("sklearn", GEMM_PARAMS[0]).fit(x_tr[keep], y_tr[keep])
-    pred = ovo_predict(svc, x_te)
+    pred = SharedKernelPredictor(svc).predict(x_te)
     assert set(pred) == {2, 7} and (pred == svc.predict(x_te)).all()
 
 
@@ -219,12 +220,12 @@ def test_gemm_predicts_what_a_binary_svc_predicts(mnist):
 def test_gemm_predicts_what_onedal_predicts_on_real_data(real_data_dir, params):
     pytest.importorskip("sklearnex")
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import make_svc, ovo_predict
+    from tune_bench.svm_backends import SharedKernelPredictor, make_svc
 
     split = load_split("fashion_mnist", "seeds", str(real_data_dir))
     x_tr, y_tr, x_te, _ = svm_arrays(split, 1000, 1000, 0)
     svc = make_svc("onedal", params, 1).fit(x_tr, y_tr)
-    assert (ovo_predict(svc, x_te) == np.asarray(svc.predict(x_te))).all()
+    assert (SharedKernelPredictor(svc).predict(x_te) == np.asarray(svc.predict(x_te))).all()
 
 
 def test_svm_predict_path_is_chosen_and_recorded(mnist):

@@ -73,47 +73,65 @@ def resolve_predict(predict: str, backend: str) -> str:
     return predict
 
 
-def ovo_decision(svc: Any, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """One-vs-one decision values of a fitted SVC, (n_samples, n_pairs) in libsvm's pair order.
+class SharedKernelPredictor:
+    """One-vs-one prediction for a fitted SVC with one kernel matrix shared by all class pairs.
 
-    The kernel between a chunk of `x` and every support vector is one float32 matrix product,
-    shared by all class pairs; a (n_sv, n_pairs) matrix of dual coefficients then gives every
-    pair's decision value. Same model, same formula as libsvm: values agree with
-    `decision_function(shape='ovo')` to float32 rounding.
+    The kernel between a chunk of images and every support vector is one float32 matrix
+    product; a (n_sv, n_pairs) matrix of dual coefficients then gives every pair's decision
+    value, and libsvm's vote picks the label. Same model, same formula as libsvm: decision
+    values agree with `decision_function(shape='ovo')` to float32 rounding. What depends only
+    on the model (float32 support vectors, their norms, the pair weights) is built once here.
     """
-    sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float32)
-    counts = np.asarray(svc.n_support_)
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    coef = np.asarray(svc.dual_coef_, dtype=np.float32)
-    intercept = np.asarray(svc.intercept_, dtype=np.float32)
-    k = len(counts)
-    pairs = list(combinations(range(k), 2))  # libsvm's order: (0, 1), (0, 2), ..., (k-2, k-1)
-    weights = np.zeros((len(sv), len(pairs)), np.float32)
-    for p, (i, j) in enumerate(pairs):
-        weights[starts[i]:starts[i + 1], p] = coef[j - 1, starts[i]:starts[i + 1]]
-        weights[starts[j]:starts[j + 1], p] = coef[i, starts[j]:starts[j + 1]]
-    if k == 2:  # scikit-learn flips the signs of a binary model's public coefficients
-        weights, intercept = -weights, -intercept
-    gamma = np.float32(svc._gamma)  # the fitted value ('scale' and 'auto' resolved)
-    sv_sq = (sv * sv).sum(1)
-    out = np.empty((len(x), len(pairs)), np.float32)
-    for lo in range(0, len(x), chunk):
-        xc = np.asarray(x[lo:lo + chunk], dtype=np.float32)
-        kern = xc @ sv.T
-        if svc.kernel == "rbf":  # exp(-gamma |x - sv|^2), |x - sv|^2 = |x|^2 + |sv|^2 - 2 x.sv
-            kern *= 2 * gamma
-            kern -= gamma * (xc * xc).sum(1, keepdims=True)
-            kern -= gamma * sv_sq
-            np.minimum(kern, 0, out=kern)
-            np.exp(kern, out=kern)
-        elif svc.kernel == "poly":
-            kern *= gamma
-            kern += np.float32(svc.coef0)
-            kern = _power(kern, int(svc.degree))
-        else:
+
+    def __init__(self, svc: Any, chunk: int = 4096) -> None:
+        if svc.kernel not in ("poly", "rbf"):
             raise ConfigError(f"predict: gemm supports kernels poly and rbf (got {svc.kernel!r})")
-        out[lo:lo + chunk] = kern @ weights + intercept
-    return out
+        self.kernel, self.degree, self.chunk = svc.kernel, int(svc.degree), chunk
+        self.gamma = np.float32(svc._gamma)  # the fitted value ('scale' and 'auto' resolved)
+        self.coef0 = np.float32(svc.coef0)
+        self.classes = np.asarray(svc.classes_)
+        self.sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float32)
+        self.sv_sq = (self.sv * self.sv).sum(1)
+        starts = np.concatenate([[0], np.cumsum(np.asarray(svc.n_support_))])
+        coef = np.asarray(svc.dual_coef_, dtype=np.float32)
+        # libsvm's pair order: (0, 1), (0, 2), ..., (k-2, k-1)
+        self.pairs = list(combinations(range(len(self.classes)), 2))
+        self.weights = np.zeros((len(self.sv), len(self.pairs)), np.float32)
+        for p, (i, j) in enumerate(self.pairs):
+            self.weights[starts[i]:starts[i + 1], p] = coef[j - 1, starts[i]:starts[i + 1]]
+            self.weights[starts[j]:starts[j + 1], p] = coef[i, starts[j]:starts[j + 1]]
+        self.intercept = np.asarray(svc.intercept_, dtype=np.float32)
+        if len(self.classes) == 2:  # scikit-learn flips a binary model's public signs
+            self.weights, self.intercept = -self.weights, -self.intercept
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        """Decision values of `x`, (n_samples, n_pairs) in libsvm's pair order."""
+        out = np.empty((len(x), len(self.pairs)), np.float32)
+        for lo in range(0, len(x), self.chunk):
+            xc = np.asarray(x[lo:lo + self.chunk], dtype=np.float32)
+            kern = xc @ self.sv.T
+            if self.kernel == "rbf":  # exp(-gamma |x - sv|^2), |x - sv|^2 = |x|^2 + |sv|^2 - 2 x.sv
+                kern *= 2 * self.gamma
+                kern -= self.gamma * (xc * xc).sum(1, keepdims=True)
+                kern -= self.gamma * self.sv_sq
+                np.minimum(kern, 0, out=kern)
+                np.exp(kern, out=kern)
+            else:  # poly
+                kern *= self.gamma
+                kern += self.coef0
+                kern = _power(kern, self.degree)
+            out[lo:lo + self.chunk] = kern @ self.weights + self.intercept
+        return out
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Labels of `x` by libsvm's vote over the pairs' decisions (ties: lowest class)."""
+        dec = self.decision(x)
+        votes = np.zeros((len(x), len(self.classes)), np.int32)
+        for p, (i, j) in enumerate(self.pairs):
+            win = dec[:, p] > 0
+            votes[:, i] += win
+            votes[:, j] += ~win
+        return self.classes[votes.argmax(1)]
 
 
 def _power(a: np.ndarray, n: int) -> np.ndarray:
@@ -127,18 +145,6 @@ def _power(a: np.ndarray, n: int) -> np.ndarray:
         if not n:
             return result
         a = a * a
-
-
-def ovo_predict(svc: Any, x: np.ndarray) -> np.ndarray:
-    """Labels of `x` by libsvm's one-vs-one vote over `ovo_decision` (ties: lowest class)."""
-    dec = ovo_decision(svc, x)
-    k = len(svc.classes_)
-    votes = np.zeros((len(x), k), np.int32)
-    for p, (i, j) in enumerate(combinations(range(k), 2)):
-        win = dec[:, p] > 0
-        votes[:, i] += win
-        votes[:, j] += ~win
-    return np.asarray(svc.classes_)[votes.argmax(1)]
 
 
 @dataclass

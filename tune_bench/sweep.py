@@ -61,12 +61,13 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     prov = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
             "resources": res, "trial_name": trial_label(config),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
-    split = (datasets or {}).get(data_key(flat))
+    key = data_key(flat)
+    split = (datasets or {}).get(key)
     if isinstance(split, ray.ObjectRef):
         split = ray.get(split)  # zero-copy from this node's object store
     prov["data_from"] = "driver" if split is not None else "disk"
     if split is None:
-        split = load_split(flat["dataset"], flat.get("split", "seeds"), data_dir)
+        split = load_split(*key.split("/"), data_dir)
 
     if flat["trainer"] == "svm":
         metrics = train_svm(SVMConfig.from_dict(flat), split, threads=threads)

@@ -33,8 +33,8 @@ from tune_bench.errors import ResourceError
 from tune_bench.models import build_resnet, model_cost
 from tune_bench.svm_backends import (
     BackendRun,
+    SharedKernelPredictor,
     make_svc,
-    ovo_predict,
     resolve_backend,
     resolve_predict,
 )
@@ -311,11 +311,6 @@ def svc_params(cfg: SVMConfig) -> dict[str, Any]:
             "degree": int(cfg.degree), "coef0": float(cfg.coef0)}
 
 
-def svc_predictor(path: str) -> Callable[[Any, np.ndarray], np.ndarray]:
-    """predict(svc, x) for a resolved prediction path (gemm or backend)."""
-    return ovo_predict if path == "gemm" else (lambda svc, x: svc.predict(x))
-
-
 def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | None = None,
               threads: int | None = None) -> dict[str, Any]:
     """Fit an SVC on a stratified `n_train` subset (seeded by `cfg.seed`) and test it.
@@ -325,7 +320,6 @@ def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | Non
     """
     backend = resolve_backend(cfg.backend, cfg.device)
     predict_path = resolve_predict(cfg.predict, backend)
-    predict = svc_predictor(predict_path)
     split = split if split is not None else load_split(cfg.dataset, cfg.split, data_dir)
     x_tr, y_tr, x_te, y_te = svm_arrays(split, cfg.n_train, cfg.n_test, cfg.seed)
     svc = make_svc(backend, svc_params(cfg), threads)
@@ -334,10 +328,11 @@ def train_svm(cfg: SVMConfig, split: Split | None = None, *, data_dir: str | Non
         svc.fit(x_tr, y_tr)
         fit_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        pred = np.asarray(predict(svc, x_te))
+        predict = SharedKernelPredictor(svc).predict if predict_path == "gemm" else svc.predict
+        pred = np.asarray(predict(x_te))
         predict_ms = (time.perf_counter() - t0) * 1000
         sample = stratified_subset(torch.from_numpy(y_tr), cfg.n_train_eval, cfg.seed).numpy()
-        train_acc = float((np.asarray(predict(svc, x_tr[sample])) == y_tr[sample]).mean())
+        train_acc = float((np.asarray(predict(x_tr[sample])) == y_tr[sample]).mean())
         used_threads = run.effective_threads()
     cm = confusion(torch.as_tensor(y_te, dtype=torch.long), torch.as_tensor(pred, dtype=torch.long))
     return {"test_acc": float((pred == y_te).mean()), "train_acc": train_acc,
