@@ -509,7 +509,6 @@ def test_killed_worker_retried_then_ctrl_c_then_resume(procs: Processes, data_ro
     from its checkpoint, the finished SVM trial is kept, every epoch is in result.json once."""
     storage = tmp_path / "results"
     exp = storage / "rel_one"
-    epochs = 4
     run = procs.cli(*sweep_args("rel_one.yaml", storage, data_root, "--max-failures", "1"),
                     name="sweep")
 
@@ -552,8 +551,8 @@ def test_killed_worker_retried_then_ctrl_c_then_resume(procs: Processes, data_ro
     rows = results(exp / name)
     retried = [r for r in rows if r["epoch"] == epoch_1 + 1 and not r.get("replayed")]
     assert retried and retried[0]["restored_from_epoch"] >= epoch_1, rows
-    continued_from(exp / name, epoch_2, epochs)
-    ordered_epochs_once(exp / name, epochs)
+    continued_from(exp / name, epoch_2, epochs_of(exp / name))
+    ordered_epochs_once(exp / name, epochs_of(exp / name))
 
 
 @pytest.mark.slow
