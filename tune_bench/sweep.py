@@ -61,13 +61,12 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     prov = {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
             "resources": res, "trial_name": trial_label(config),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
-    key = data_key(flat)
-    split = (datasets or {}).get(key)
+    split = (datasets or {}).get(data_key(flat))
     if isinstance(split, ray.ObjectRef):
         split = ray.get(split)  # zero-copy from this node's object store
     prov["data_from"] = "driver" if split is not None else "disk"
     if split is None:
-        split = load_split(*key.split("/"), data_dir)
+        split = load_split(*data_source(flat), data_dir)
 
     if flat["trainer"] == "svm":
         metrics = train_svm(SVMConfig.from_dict(flat), split, threads=threads)
@@ -313,9 +312,14 @@ def cluster_view() -> tuple[dict[str, float], list[dict[str, float]]]:
 _PUT: dict[tuple[str, int], Any] = {}  # (Ray session, id(split)) -> (ObjectRef, split)
 
 
+def data_source(point: dict[str, Any]) -> tuple[str, str]:
+    """The (dataset, split) a trial (flat config) trains on."""
+    return point["dataset"], point.get("split", "seeds")
+
+
 def data_key(point: dict[str, Any]) -> str:
-    """The decoded split a trial (flat config) trains on, as `<dataset>/<split>`."""
-    return f"{point['dataset']}/{point.get('split', 'seeds')}"
+    """`<dataset>/<split>`: the key of a trial's decoded split in the datasets handed over."""
+    return "/".join(data_source(point))
 
 
 def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
@@ -326,8 +330,8 @@ def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[
     """
     from tune_bench.trainers import load_split
 
-    keys = sorted(set(map(data_key, points)))
-    return {key: load_split(*key.split("/"), data_dir) for key in keys}
+    sources = {data_key(p): data_source(p) for p in points}
+    return {key: load_split(*sources[key], data_dir) for key in sorted(sources)}
 
 
 def put_datasets(splits: dict[str, Any]) -> dict[str, Any]:
