@@ -49,9 +49,8 @@ def reference_loop(root: str, quick: bool, seed: int = 0) -> dict[str, Any]:
     import torch.nn.functional as F
     from PIL import Image
 
-    from tune_bench.data import notebook_transform, stratified_subset
+    from tune_bench.data import SPLIT_SEED, load_split, notebook_transform, stratified_subset
     from tune_bench.models import build_resnet
-    from tune_bench.trainers import SPLIT_SEED, load_split
 
     n_train, epochs, n_eval = (1000, 1, 500) if quick else (10_000, 2, None)
     split = load_split("mnist", "seeds", root)

@@ -1,9 +1,10 @@
-"""Shared helpers of the benchmarks: machine facts, versions, result files, timing.
+"""Shared helpers of the benchmarks: result files, arguments, timing, data.
 
 Every benchmark writes one JSON file `benchmarks/results/<name>.json`:
 `{"benchmark", "date", "machine", "versions", "command", "quick", "params", "rows", "summary",
 "notes", "load_before", "load_after", "wall_s"}`. `benchmarks.run` renders them into
-BENCHMARKS.md. Figures are ratios against a baseline measured in the same process.
+BENCHMARKS.md. Figures are ratios against a baseline measured in the same process. The machine
+and versions come from tune_bench.provenance, as in the trainers' results.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import shlex
 import shutil
 import statistics
@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from tune_bench.provenance import library_versions, machine
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 SCRATCH = Path(os.environ.get("TUNE_BENCH_BENCH_SCRATCH", "/tmp/tune_bench_benchmarks"))
@@ -29,51 +31,6 @@ DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
 
 
 # --------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as trainers record it in every result."""
-    from tune_bench.trainers import cpu_name
-
-    return cpu_name()
-
-
-def ram_gib() -> float:
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return float("nan")
-
-
-def gpu_name() -> str | None:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    return None
-
-
-def machine() -> dict[str, Any]:
-    flags = ""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "ram_gib": ram_gib(),
-            "avx2": " avx2" in flags, "avx512f": " avx512f" in flags, "gpu": gpu_name(),
-            "hostname": platform.node(), "os": platform.platform()}
-
-
-def versions() -> dict[str, str]:
-    from tune_bench.trainers import library_versions
-
-    return library_versions()
 
 
 def load() -> list[float]:
@@ -124,7 +81,7 @@ class Result:
         self.name, self.args, self.t0 = name, args, time.perf_counter()
         self.data: dict[str, Any] = {
             "benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "machine": machine(), "versions": versions(), "command": command_line(),
+            "machine": machine(), "versions": library_versions(), "command": command_line(),
             "quick": bool(args.quick), "params": params, "rows": [], "summary": {},
             "notes": [], "load_before": load(),
         }

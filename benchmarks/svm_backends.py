@@ -1,6 +1,6 @@
 """SVM backends (issue 8): fit time, predict time and accuracy, stock scikit-learn vs oneDAL.
 
-`trainers.train_svm` with `SVMConfig(backend=...)`, 10,000 training images (stratified subset of
+`train.train_svm` with `SVMConfig(backend=...)`, 10,000 training images (stratified subset of
 the `seeds` training split) and 10,000 test images (`n_test=10000`), rbf (C=10, gamma scale)
 and poly (degree 3, C=1) on MNIST and FashionMNIST. Each backend runs with the thread count a
 sweep trial gets (`--threads`, default 1 = one CPU slot of q1b_svm.yaml); oneDAL is also run
@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     root = data_dir(args.data_dir)
     n = args.n_train or (1000 if args.quick else 10_000)
     from tune_bench.config import SVMConfig
-    from tune_bench.svm_backends import available_backends
-    from tune_bench.trainers import load_split, train_svm
+    from tune_bench.data import load_split
+    from tune_bench.train import train_svm
+    from tune_bench.train.svm_backends import available_backends
 
     have = available_backends()
     res = Result(NAME, args, {"n_train": n, "n_test": n, "split": "seeds",

@@ -3,7 +3,7 @@
 The 42 trials of `search_spaces/q1b_svm.yaml` with `n_train` overridden (default 2,000; the
 test set stays the split's 12,000 images) run three ways in one process, in this order:
 
-1. a plain sequential loop of `trainers.train_svm`, one thread per trial (what one sweep slot
+1. a plain sequential loop of `train.train_svm`, one thread per trial (what one sweep slot
    gets): the sum of these trial times is the work;
 2. `sweep.run_sweep` (Ray Tune, 1 CPU per trial, so 2 concurrent slots on 2 cores), timed end
    to end (Ray start, data hand-off, fit, shutdown) and as Tune's `fit()` alone;
@@ -37,7 +37,8 @@ TARGET_SPEEDUP, TARGET_EFFICIENCY, TARGET_OVERHEAD_S = 1.8, 0.90, 0.5
 
 def sequential(points: list[dict], root: str, threads: int | None) -> tuple[float, list[float]]:
     from tune_bench.config import SVMConfig
-    from tune_bench.trainers import load_split, train_svm
+    from tune_bench.data import load_split
+    from tune_bench.train import train_svm
 
     times = []
     t0 = time.perf_counter()
@@ -51,7 +52,8 @@ def sequential(points: list[dict], root: str, threads: int | None) -> tuple[floa
 
 def _ceiling_worker(point: dict, root: str, reps: int) -> float:
     from tune_bench.config import SVMConfig
-    from tune_bench.trainers import load_split, train_svm
+    from tune_bench.data import load_split
+    from tune_bench.train import train_svm
 
     cfg = SVMConfig.from_dict(point)
     split = load_split(cfg.dataset, cfg.split, root)
@@ -97,8 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         overrides["n_test"] = 500
     from tune_bench import sweep as sw
+    from tune_bench.data import load_split
     from tune_bench.space import load_space
-    from tune_bench.trainers import load_split
 
     spec = load_space(SPACE, overrides)
     points = spec.points[:8] if args.quick else spec.points

@@ -42,7 +42,7 @@ def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
                 resources: dict[str, dict[str, float]] | None = None) -> None:
     """tune-bench's run_trial, with the times of its phases logged."""
     t_enter = time.time()
-    import tune_bench.trainers as tr
+    import tune_bench.train as tr
     from tune_bench.config import trial_label
     from tune_bench.sweep import run_trial
 

@@ -6,7 +6,7 @@ them alike). Per round and path a fresh model is trained for a fixed number of s
 warm-up, timed in short chunks of steps whose median rate is the path's images/s in that round
 (a burst of outside load then spoils one chunk, not the figure):
 
-- `tensor`: `trainers.train_resnet` with `loader: tensor` (uint8 tensors, batches cut by index,
+- `tensor`: `train.train_resnet` with `loader: tensor` (uint8 tensors, batches cut by index,
   resized and normalized a batch at a time; channels_last on CUDA, the default layout on the
   CPU; fused Adam). `n_train = steps x batch` and
   `epochs = 1 + chunks`: epoch 1 is the warm-up, the median of the later epochs'
@@ -62,7 +62,7 @@ def tunebench_ips(model: str, batch: int, steps: int, chunks: int, loader: str, 
     """Median images/s of train_resnet's epochs 2.. (`chunks` epochs of `steps` steps each);
     epoch 1 is the warm-up."""
     from tune_bench.config import ResNetConfig
-    from tune_bench.trainers import train_resnet
+    from tune_bench.train import train_resnet
 
     cfg = ResNetConfig(model=model, dataset="mnist", batch_size=batch, optimizer="adam",
                        lr=1e-3, epochs=1 + chunks, n_train=steps * batch, n_eval=10,
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     res = Result(name, args, {"plan": [list(c) for c in plan], "warmup_steps": WARMUP,
                               "torch_threads": torch.get_num_threads(), "device": args.device,
                               "optimizer": "adam lr 1e-3", "dataset": "mnist"})
-    from tune_bench.trainers import load_split
+    from tune_bench.data import load_split
 
     split = load_split("mnist", "seeds", root)
     ds = notebook_dataset(str(torchvision_root(root)))

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from tune_bench.config import ResNetConfig, SVMConfig
+from tune_bench.data import load_split
 from tune_bench.errors import ConfigError, ResourceError
-from tune_bench.trainers import load_split, train_resnet, train_svm
+from tune_bench.train import train_resnet, train_svm
 
 TINY = dict(model="resnet18", n_train=120, n_eval=60, batch_size=32, epochs=2, lr=1e-3,
             optimizer="adam", seed=3)
@@ -38,7 +39,7 @@ def test_resnet_metrics_are_complete_and_consistent(mnist):
 
 def test_sgd_runs_fused_and_matches_the_for_loop_update(mnist):
     from tune_bench.models import build_resnet
-    from tune_bench.trainers import make_optimizer
+    from tune_bench.train.resnet import make_optimizer
 
     cfg = ResNetConfig(**{**TINY, "optimizer": "sgd"})
     nets = [build_resnet("resnet18") for _ in range(2)]
@@ -160,7 +161,7 @@ def test_onedal_run_is_quiet_and_train_acc_uses_the_sample(mnist, capfd):
 
 def _predictions_agree(split, params: dict) -> float:
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import make_svc
+    from tune_bench.train.svm_backends import make_svc
 
     x_tr, y_tr, x_te, _ = svm_arrays(split, 400, 300, 0)
     preds = [make_svc(b, params, 1).fit(x_tr, y_tr).predict(x_te) for b in ("sklearn", "onedal")]
@@ -192,7 +193,7 @@ def test_gemm_decision_values_are_libsvms(mnist, params):
     """The shared-kernel path computes libsvm's one-vs-one decision values (to float32
     rounding) and its vote, for any chunking; labels are not 0..k-1 here."""
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import SharedKernelPredictor, make_svc
+    from tune_bench.train.svm_backends import SharedKernelPredictor, make_svc
 
     x_tr, y_tr, x_te, _ = svm_arrays(mnist, 300, 200, 0)
     svc = make_svc("sklearn", {**params, "decision_function_shape": "ovo"}).fit(x_tr, 3 * y_tr + 1)
@@ -207,7 +208,7 @@ def test_gemm_decision_values_are_libsvms(mnist, params):
 
 def test_gemm_predicts_what_a_binary_svc_predicts(mnist):
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import SharedKernelPredictor, make_svc
+    from tune_bench.train.svm_backends import SharedKernelPredictor, make_svc
 
     x_tr, y_tr, x_te, _ = svm_arrays(mnist, 300, 200, 0)
     keep = np.isin(y_tr, (2, 7))
@@ -220,7 +221,7 @@ def test_gemm_predicts_what_a_binary_svc_predicts(mnist):
 def test_gemm_predicts_what_onedal_predicts_on_real_data(real_data_dir, params):
     pytest.importorskip("sklearnex")
     from tune_bench.data import svm_arrays
-    from tune_bench.svm_backends import SharedKernelPredictor, make_svc
+    from tune_bench.train.svm_backends import SharedKernelPredictor, make_svc
 
     split = load_split("fashion_mnist", "seeds", str(real_data_dir))
     x_tr, y_tr, x_te, _ = svm_arrays(split, 1000, 1000, 0)
@@ -229,7 +230,7 @@ def test_gemm_predicts_what_onedal_predicts_on_real_data(real_data_dir, params):
 
 
 def test_svm_predict_path_is_chosen_and_recorded(mnist):
-    from tune_bench.svm_backends import resolve_predict
+    from tune_bench.train.svm_backends import resolve_predict
 
     cfg = dict(kernel="poly", C=1.0, n_train=300, n_test=100, seed=2)
     stock = train_svm(SVMConfig(**cfg, backend="sklearn"), mnist, threads=1)
@@ -278,7 +279,7 @@ def test_svm_trials_do_not_import_torchvision_models(tiny_root):
 
     code = ("import sys\n"
             "from tune_bench.config import SVMConfig\n"
-            "from tune_bench.trainers import train_svm\n"
+            "from tune_bench.train import train_svm\n"
             "cfg = SVMConfig(dataset='mnist', n_train=100, n_test=50)\n"
             f"train_svm(cfg, data_dir={str(tiny_root)!r})\n"
             "import tune_bench.cli, tune_bench.sweep\n"

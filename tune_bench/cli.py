@@ -95,7 +95,7 @@ def train(
         cfg = (ResNetConfig if trainer == "resnet" else SVMConfig).from_dict(opts)
     except ConfigError as e:
         raise _as_option(e) from None
-    from tune_bench import trainers
+    from tune_bench import train as trainers
 
     if trainer == "svm":
         metrics = trainers.train_svm(cfg, data_dir=data_dir, threads=threads)

@@ -63,6 +63,7 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 VAL_FRACTION = 0.1
 TEST_FRACTION = 0.2  # of the training images, "seeds" split only
+SPLIT_SEED = 0  # every trial sees the same split and subsets; a trial's `seed` drives the rest
 
 
 @dataclass(frozen=True, eq=False)
@@ -411,6 +412,11 @@ def make_split(raw: RawDataset, split: str = "seeds", seed: int = 0) -> Split:
         return _make_split_cached(raw, split, seed)
     except ValueError as exc:  # sklearn: too few images of a class to stratify
         raise DataError(f"{raw.source}: cannot make the {split!r} split ({exc})") from exc
+
+
+def load_split(dataset: str, split: str = "seeds", data_dir: str | None = None) -> Split:
+    """Decode `dataset` once (cached) and cut the named split, seeded by SPLIT_SEED."""
+    return make_split(load_raw(dataset, data_dir), split, seed=SPLIT_SEED)
 
 
 def stratified_subset(labels: torch.Tensor, n: int | None, seed: int) -> torch.Tensor:
