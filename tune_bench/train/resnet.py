@@ -7,6 +7,7 @@ input one batch at a time, on the device. No Ray here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import resource
 import time
@@ -63,28 +64,18 @@ def _amp_dtype(dev: torch.device) -> torch.dtype:
     return torch.float16 if dev.type == "cuda" else torch.bfloat16
 
 
-@dataclass(frozen=True)
-class Subsets:
-    """The images (uint8) and labels a run trains, validates and tests on."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-
-
-def take_subsets(cfg: ResNetConfig, split: Split, dev: torch.device) -> Subsets:
-    """Stratified `n_train` / `n_eval` subsets of `split`, the same for every seed, moved once:
-    to `dev`, except the training images a DataLoader (`loader: dataloader`) reads on the CPU."""
+def take_subsets(cfg: ResNetConfig, split: Split, dev: torch.device) -> Split:
+    """`split` cut to stratified `n_train` / `n_eval` subsets, the same for every seed, moved
+    once: to `dev`, except the training images a DataLoader (`loader: dataloader`) reads on the
+    CPU."""
     tr = stratified_subset(split.train_y, cfg.n_train, SPLIT_SEED)
     va = stratified_subset(split.val_y, cfg.n_eval, SPLIT_SEED)
     te = stratified_subset(split.test_y, cfg.n_eval, SPLIT_SEED)
     keep_on = dev if cfg.loader == "tensor" else torch.device("cpu")
-    return Subsets(split.train_x[tr].to(keep_on), split.train_y[tr].to(keep_on),
-                   split.val_x[va].to(dev), split.val_y[va].to(dev),
-                   split.test_x[te].to(dev), split.test_y[te].to(dev))
+    return dataclasses.replace(
+        split, train_x=split.train_x[tr].to(keep_on), train_y=split.train_y[tr].to(keep_on),
+        val_x=split.val_x[va].to(dev), val_y=split.val_y[va].to(dev),
+        test_x=split.test_x[te].to(dev), test_y=split.test_y[te].to(dev))
 
 
 @dataclass
@@ -266,7 +257,7 @@ def epoch_metrics(t: Training, epoch: int, stats: EpochStats, val_loss: float,
     return metrics
 
 
-def final_metrics(t: Training, data: Subsets) -> dict[str, Any]:
+def final_metrics(t: Training, data: Split) -> dict[str, Any]:
     """The final metrics: test loss and accuracy, per class and confusion matrix, model cost."""
     loss, acc, pred = evaluate(t.model, data.test_x, data.test_y, t.dev, t.cfg.use_amp)
     cm = confusion(data.test_y, pred)
@@ -289,12 +280,12 @@ def _peak_mem_mb(dev: torch.device) -> float:
 # --------------------------------------------------------------------------- the loop
 
 
-def run_info(t: Training, split: Split, data: Subsets) -> dict[str, Any]:
+def run_info(t: Training, data: Split) -> dict[str, Any]:
     """What every epoch's metrics record about the run: device, threads, versions, split and
     sizes, seed, and the code paths taken (loader, AMP, memory format, optimizer)."""
     cfg = t.cfg
     return {"device_name": device_name(t.dev), "torch_threads": torch.get_num_threads(),
-            "versions": library_versions(), "split": split.name,
+            "versions": library_versions(), "split": data.name,
             "n_train_used": len(data.train_y), "n_eval_used": len(data.test_y),
             "loader": cfg.loader, "seed": cfg.seed, "amp": cfg.use_amp, "hostname": hostname(),
             "memory_format": "channels_last" if t.fmt == torch.channels_last else "contiguous",
@@ -318,7 +309,7 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
     t = setup(cfg, dev)
     if resume_state is not None:
         restore(t, resume_state)
-    info = run_info(t, split, data)
+    info = run_info(t, data)
 
     if t.epoch >= cfg.epochs:  # resumed from the final checkpoint: report the final metrics again
         metrics = {**t.history[-1], **final_metrics(t, data), **info}
