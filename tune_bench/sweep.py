@@ -52,7 +52,8 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     import torch
 
     from tune_bench.config import ResNetConfig, SVMConfig
-    from tune_bench.trainers import load_split, train_resnet, train_svm
+    from tune_bench.data import load_split
+    from tune_bench.train import train_resnet, train_svm
 
     flat = flatten_config(config)
     res = dict((resources or {}).get(flat.get("device", "cpu"), {"cpu": 1}))
@@ -328,7 +329,7 @@ def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[
     Runs before Ray starts, so a missing or corrupt dataset file is reported at once, without
     the cost of starting (and stopping) a Ray instance first.
     """
-    from tune_bench.trainers import load_split
+    from tune_bench.data import load_split
 
     sources = {data_key(p): data_source(p) for p in points}
     return {key: load_split(*sources[key], data_dir) for key in sorted(sources)}
