@@ -375,6 +375,34 @@ def test_best_per_configuration_numbers(q1: pd.DataFrame) -> None:
     assert "2 trial(s) without a final test_acc left out (1 PENDING, 1 ERROR)" in notes
 
 
+def test_tables_hold_numbers_and_an_emphasis_mask(q1: pd.DataFrame, tmp_path: Path) -> None:
+    t = an.best_per_configuration(q1)
+    assert t.emphasis.shape == t.df.shape and list(t.emphasis.columns) == list(t.df.columns)
+    acc = t.df["ResNet-18 Acc (%)"]  # FashionMNIST bs 16 SGD: only ResNet-50 ran
+    assert acc.dtype == float
+    assert acc.tolist() == pytest.approx([99.06, 99.06, 92.0, math.nan, 90.67], nan_ok=True)
+    assert t.df["ResNet-18 Acc n"].tolist() == pytest.approx([1, 1, 3, math.nan, 1], nan_ok=True)
+    assert t.df["ResNet-18 Acc std (%)"].isna().tolist() == [True, True, False, True, True]
+    assert t.df["ResNet-50 Acc (%)"].isna().tolist() == [False, True, True, False, True]
+    assert t.emphasis["ResNet-18 Acc (%)"].tolist() == [True, True, False, False, True]
+    assert not t.emphasis.drop(columns="ResNet-18 Acc (%)").to_numpy().any()
+    assert t.df["Batch Size"].tolist() == [16, 16, 32, 16, 16]
+    gpu, _ = an.cpu_vs_gpu(load(tmp_path, cpu_gpu_trials(), name="gpu"))
+    assert gpu.df[["n CPU", "n GPU"]].values.tolist() == [[1, 1], [1, 2]]
+    assert gpu.df["Speedup (x)"].tolist() == pytest.approx(
+        [3_038_957 / 240_042, 5_482_543 / 500_000])
+
+
+def test_titles_come_from_the_registry(q1: pd.DataFrame, tmp_path: Path) -> None:
+    """Each table's key and title are written once (TABLES), present or absent."""
+    expected = [(spec.key, an.title(spec.key)) for spec in an.TABLES]
+    assert [(t.key, t.title) for t in an.all_tables(q1)] == expected
+    foreign = load(tmp_path, [{"config": {"width": 1}, "results": [{"epoch": 0}]}], name="f")
+    assert [(t.key, t.title) for t in an.all_tables(foreign)] == expected
+    assert an.title("top_runs") == "Top 10 single runs" == an.top_runs(q1).title
+    assert an.top_runs(q1, n=3).title == "Top 3 single runs"
+
+
 def test_best_per_configuration_significance(tmp_path: Path) -> None:
     a, b = [0.90, 0.92, 0.94], [0.80, 0.81, 0.83]
     trials = [resnet(v, seed=i) for i, v in enumerate(a)]
@@ -708,3 +736,55 @@ def test_describe_config_skips_what_the_kernel_or_optimizer_ignores():
     assert describe_config(adam, keys) == "lr=0.001"
     assert describe_config(adam.replace("adam", "sgd"), keys) == "lr=0.001, momentum=0.9"
     assert describe_config(pd.Series({"kernel": "rbf"}), ["degree"]) == "(single configuration)"
+
+
+# --------------------------------------------------------------------------- stopped early
+
+
+def _asha_trials() -> list[dict]:
+    """As ASHA leaves them: four 4-epoch trials, two stopped (TERMINATED, no final row) after
+    epoch 0 and 1, and one stopped after epoch 2 that still reported a final test_acc."""
+    trials = [resnet(acc, lr=lr, epochs=4) for acc, lr in
+              ((0.91, 1e-3), (0.5, 1e-2), (0.6, 1e-4), (0.85, 3e-3))]
+    for t, last in zip(trials[1:], (1, 2), strict=False):
+        t["results"] = t["results"][:last]  # epochs 0..last-1, no final row
+    trials[3]["results"] = trials[3]["results"][:3]
+    trials[3]["results"][-1].update(test_acc=0.85, final=True)
+    return trials
+
+
+def _with_stopped_early(df: pd.DataFrame) -> pd.DataFrame:
+    """The `stopped_early` column the loader adds (TERMINATED before the last epoch)."""
+    df = df.copy()
+    df["stopped_early"] = (df["state"] == "TERMINATED") & (df["epoch"] < df["epochs"] - 1)
+    return df
+
+
+def test_stopped_early_trials_in_tables(tmp_path: Path) -> None:
+    plain = load(tmp_path, _asha_trials(), name="asha")
+    df = _with_stopped_early(plain)
+    assert df["stopped_early"].tolist() == [False, True, True, True]
+    counts = starred(an.state_counts(df))
+    assert list(counts.columns) == ["Experiment", "TERMINATED", "total", "stopped early"]
+    assert counts.values.tolist() == [["asha", "4", "4", "3"]]
+    assert any(n.startswith("stopped early: TERMINATED trials a scheduler") for n in
+               an.state_counts(df).notes)
+    early = df.loc[3, "trial_id"]
+    top = an.top_runs(df)
+    assert starred(top)["Trial"].tolist() == [df.loc[0, "trial_id"], early]
+    assert f"trial {early} stopped early at epoch 2" in top.notes
+    left_out = ("2 trial(s) without a final test_acc left out (1 stopped early at epoch 0, "
+                "1 stopped early at epoch 1)")
+    assert left_out in top.notes
+    assert left_out in an.best_per_configuration(df).notes
+    best = an.best_config_per_dataset_model(df)
+    assert left_out in best.notes and f"trial {early} stopped early at epoch 2" not in best.notes
+    df.loc[3, "test_acc"] = 0.95  # the trial stopped early is now the best configuration
+    best = an.best_config_per_dataset_model(df)
+    assert starred(best)["LR"].tolist() == ["0.003"]
+    assert f"trial {early} stopped early at epoch 2" in best.notes
+    # without the column (an experiment loaded before it existed): as before
+    assert "stopped early" not in an.state_counts(plain).df.columns
+    assert not any("stopped early" in n for n in an.top_runs(plain).notes)
+    assert ("2 trial(s) without a final test_acc left out (2 TERMINATED)"
+            in an.top_runs(plain).notes)

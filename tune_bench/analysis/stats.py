@@ -135,6 +135,7 @@ def rank(df: pd.DataFrame, acc: str = "acc_mean", time: str = "time_mean") -> pd
 
 
 def varying(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
+    """The columns of `cols` whose displayed values differ between the rows of `df`."""
     return [c for c in cols if c in df.columns and df[c].map(fmt).nunique() > 1]
 
 

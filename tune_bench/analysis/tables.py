@@ -193,9 +193,8 @@ def _excluded_note(df: pd.DataFrame, sub: pd.DataFrame) -> list[str]:
     out = df.loc[~df.index.isin(sub.index)]
     early = stopped_early(out)
     parts = [f"{n} {s}" for s, n in out.loc[~early, "state"].value_counts().items()]
-    epochs = column(out[early], "epoch").map(fmt).value_counts(sort=False)
-    parts += [f"{n} stopped early at epoch {e}"
-              for e, n in sorted(epochs.items(), key=lambda en: sort_key(en[0]))]
+    epochs = numeric(out[early], "epoch").value_counts(dropna=False).sort_index()
+    parts += [f"{n} stopped early at epoch {fmt(e)}" for e, n in epochs.items()]
     return [f"{missing} trial(s) without a final test_acc left out ({', '.join(parts)})"]
 
 
@@ -328,8 +327,8 @@ def top_runs(df: pd.DataFrame, n: int = TOP_RUNS) -> Table | None:
              *_stopped_notes(res, trial_ids),
              *_excluded_note(_resnet(df), res)]
     out = _frame(rows)
-    shown = [_decimals(c, 2) if c == "Test Acc (%)" else _decimals(c, 1)
-             if c == "Train Time (ms)" else _value(c) for c in out.columns]
+    places = {"Test Acc (%)": 2, "Train Time (ms)": 1}
+    shown = [_decimals(c, places[c]) if c in places else _value(c) for c in out.columns]
     return _table("top_runs", out, notes, shown, n=n)
 
 
