@@ -1,4 +1,4 @@
-"""analysis.py: reading Tune's on-disk format and the numbers of every table."""
+"""analysis/: reading Tune's on-disk format and the numbers of every table."""
 
 from __future__ import annotations
 

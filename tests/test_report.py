@@ -1,4 +1,4 @@
-"""report.py and plots.py: every output format, parquet export, status, the HTML in Chromium."""
+"""report/: every output format, parquet export, status, plots, the HTML in Chromium."""
 
 from __future__ import annotations
 
