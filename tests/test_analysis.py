@@ -1,4 +1,4 @@
-"""analysis.py: reading Tune's on-disk format and the numbers of every table."""
+"""analysis/: reading Tune's on-disk format and the numbers of every table."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from scipy import stats
 
 from tests.tune_layout import write_experiment
 from tune_bench import analysis as an
+from tune_bench.analysis.frame import _error_line
 from tune_bench.errors import ExperimentError
+from tune_bench.report.format import display
 
 # --------------------------------------------------------------------------- trial builders
 
@@ -79,6 +81,12 @@ def svm(
 
 def load(tmp_path: Path, trials: list[dict], name: str = "exp", **kw) -> pd.DataFrame:
     return an.load_experiments([write_experiment(tmp_path, name, trials, **kw)])
+
+
+def starred(table: an.Table) -> pd.DataFrame:
+    """The table's cells as displayed, with `*` after the emphasized ones."""
+    text, bold = display(table)
+    return text.where(~bold, text + "*")
 
 
 def by(df: pd.DataFrame, **match) -> pd.DataFrame:
@@ -169,7 +177,7 @@ def test_killed_driver_running_and_pending(tmp_path: Path) -> None:
     assert list(df["state"]) == ["TERMINATED", "RUNNING", "PENDING"]
     assert list(df["n_results"]) == [2, 2, 0]
     assert math.isnan(df.loc[1, "test_acc"]) and df.loc[1, "epoch"] == 1
-    assert an.finished(df)["trial_id"].tolist() == [df.loc[0, "trial_id"]]
+    assert an.with_final_metric(df)["trial_id"].tolist() == [df.loc[0, "trial_id"]]
 
 
 def test_unreadable_state_file_falls_back_to_inference(tmp_path: Path) -> None:
@@ -236,8 +244,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_nothing_written_into_experiment_dir(tmp_path: Path) -> None:
-    from tune_bench.plots import make_plots
     from tune_bench.report import status_summary, write_report
+    from tune_bench.report.plots import make_plots
 
     trials = [resnet(0.9, device="cpu"), resnet(0.91, device="gpu", time_ms=100.0), svm(0.8),
               {"config": {"trainer": "resnet"}, "results": [{"epoch": 0}], "state": "ERROR",
@@ -269,7 +277,7 @@ def test_ten_thousand_trials(tmp_path: Path) -> None:
     best = an.best_trial(df)
     # acc 0.996 first reached by i = 996 (ties broken by lower time)
     assert best["test_acc"] == 0.996 and best["train_time_ms"] == 996.0
-    assert an.errored_trials(df).df["Error"].tolist() == ["MemoryError: too big"]
+    assert starred(an.errored_trials(df))["Error"].tolist() == ["MemoryError: too big"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -345,7 +353,7 @@ def q1(tmp_path: Path) -> pd.DataFrame:
 def test_best_per_configuration_numbers(q1: pd.DataFrame) -> None:
     t = an.best_per_configuration(q1)
     assert t.key == "best_per_configuration"
-    df = t.df
+    df = starred(t)
     assert list(df.columns) == ["Dataset", "Batch Size", "Optimizer", "LR", "ResNet-18 Acc (%)",
                                 "ResNet-50 Acc (%)"]
     rows = {(r["Dataset"], r["Batch Size"], r["Optimizer"], r["LR"]): r for _, r in df.iterrows()}
@@ -367,12 +375,40 @@ def test_best_per_configuration_numbers(q1: pd.DataFrame) -> None:
     assert "2 trial(s) without a final test_acc left out (1 PENDING, 1 ERROR)" in notes
 
 
+def test_tables_hold_numbers_and_an_emphasis_mask(q1: pd.DataFrame, tmp_path: Path) -> None:
+    t = an.best_per_configuration(q1)
+    assert t.emphasis.shape == t.df.shape and list(t.emphasis.columns) == list(t.df.columns)
+    acc = t.df["ResNet-18 Acc (%)"]  # FashionMNIST bs 16 SGD: only ResNet-50 ran
+    assert acc.dtype == float
+    assert acc.tolist() == pytest.approx([99.06, 99.06, 92.0, math.nan, 90.67], nan_ok=True)
+    assert t.df["ResNet-18 Acc n"].tolist() == pytest.approx([1, 1, 3, math.nan, 1], nan_ok=True)
+    assert t.df["ResNet-18 Acc std (%)"].isna().tolist() == [True, True, False, True, True]
+    assert t.df["ResNet-50 Acc (%)"].isna().tolist() == [False, True, True, False, True]
+    assert t.emphasis["ResNet-18 Acc (%)"].tolist() == [True, True, False, False, True]
+    assert not t.emphasis.drop(columns="ResNet-18 Acc (%)").to_numpy().any()
+    assert t.df["Batch Size"].tolist() == [16, 16, 32, 16, 16]
+    gpu, _ = an.cpu_vs_gpu(load(tmp_path, cpu_gpu_trials(), name="gpu"))
+    assert gpu.df[["n CPU", "n GPU"]].values.tolist() == [[1, 1], [1, 2]]
+    assert gpu.df["Speedup (x)"].tolist() == pytest.approx(
+        [3_038_957 / 240_042, 5_482_543 / 500_000])
+
+
+def test_titles_come_from_the_registry(q1: pd.DataFrame, tmp_path: Path) -> None:
+    """Each table's key and title are written once (TABLES), present or absent."""
+    expected = [(spec.key, an.title(spec.key)) for spec in an.TABLES]
+    assert [(t.key, t.title) for t in an.all_tables(q1)] == expected
+    foreign = load(tmp_path, [{"config": {"width": 1}, "results": [{"epoch": 0}]}], name="f")
+    assert [(t.key, t.title) for t in an.all_tables(foreign)] == expected
+    assert an.title("top_runs") == "Top 10 single runs" == an.top_runs(q1).title
+    assert an.top_runs(q1, n=3).title == "Top 3 single runs"
+
+
 def test_best_per_configuration_significance(tmp_path: Path) -> None:
     a, b = [0.90, 0.92, 0.94], [0.80, 0.81, 0.83]
     trials = [resnet(v, seed=i) for i, v in enumerate(a)]
     trials += [resnet(v, batch_size=32, seed=i) for i, v in enumerate(b)]
     t = an.best_per_configuration(load(tmp_path, trials))
-    assert t.df["ResNet-18 Acc (%)"].tolist() == ["92.00 ± 2.00 (n=3)*", "81.33 ± 1.53 (n=3)"]
+    assert starred(t)["ResNet-18 Acc (%)"].tolist() == ["92.00 ± 2.00 (n=3)*", "81.33 ± 1.53 (n=3)"]
     p = stats.ttest_ind(a, b, equal_var=False).pvalue
     note = next(n for n in t.notes if n.startswith("MNIST: best cell"))
     assert "ResNet-18 bs=16 SGD lr=0.001: 92.00% (95% CI [87.03, 96.97], n=3)" in note
@@ -386,8 +422,8 @@ def test_foreign_experiment_without_project_keys(tmp_path: Path) -> None:
     df = load(tmp_path, trials)
     tables = {t.key: t for t in an.all_tables(df)}
     assert tables["best_per_configuration"].df.empty
-    assert tables["cross_method"].df.values.tolist() == [["unknown", "70.00*", "-"]]
-    assert tables["best_models"].df.iloc[0]["Configuration"] == "width=2"
+    assert starred(tables["cross_method"]).values.tolist() == [["unknown", "70.00*", "-"]]
+    assert starred(tables["best_models"]).iloc[0]["Configuration"] == "width=2"
 
 
 def test_single_runs_say_so(tmp_path: Path) -> None:
@@ -399,7 +435,8 @@ def test_single_runs_say_so(tmp_path: Path) -> None:
 
 def test_top_runs_order_and_ties(q1: pd.DataFrame) -> None:
     t = an.top_runs(q1, n=3)
-    mnist = t.df[t.df["Dataset"] == "MNIST"]
+    runs = starred(t)
+    mnist = runs[runs["Dataset"] == "MNIST"]
     assert mnist["Rank"].tolist() == ["1", "2", "3"]
     # tie at 99.06: lower training time first (900 < 950)
     assert mnist["Test Acc (%)"].tolist() == ["99.06", "99.06", "98.78"]
@@ -407,15 +444,15 @@ def test_top_runs_order_and_ties(q1: pd.DataFrame) -> None:
     assert mnist["Train Time (ms)"].tolist() == ["900.0", "950.0", "2000.0"]
     assert mnist["pin_memory"].tolist() == ["True", "False", "True"]
     for col in ("Model", "Batch Size", "LR", "Epochs", "Device", "Seed", "Trial"):
-        assert col in t.df.columns
-    fashion = t.df[t.df["Dataset"] == "FashionMNIST"]
+        assert col in runs.columns
+    fashion = runs[runs["Dataset"] == "FashionMNIST"]
     assert fashion["Test Acc (%)"].tolist() == ["90.67", "89.00", "88.79"]
     assert fashion["Epochs"].tolist()[:2] == ["5", "2"]
 
 
 def test_best_config_per_dataset_model(q1: pd.DataFrame) -> None:
     t = an.best_config_per_dataset_model(q1)
-    got = {(r["Dataset"], r["Model"]): r for _, r in t.df.iterrows()}
+    got = {(r["Dataset"], r["Model"]): r for _, r in starred(t).iterrows()}
     assert list(got) == [("MNIST", "ResNet-18"), ("MNIST", "ResNet-50"),
                          ("FashionMNIST", "ResNet-18"), ("FashionMNIST", "ResNet-50")]
     r18 = got["MNIST", "ResNet-18"]
@@ -423,13 +460,13 @@ def test_best_config_per_dataset_model(q1: pd.DataFrame) -> None:
         "99.06", "SGD", "900.0")  # tie with adam broken by lower time
     assert got["FashionMNIST", "ResNet-18"]["Epochs"] == "5"
     assert got["FashionMNIST", "ResNet-18"]["Test Acc (%)"] == "90.67"
-    assert "95% CI (%)" in t.df.columns  # the study has repeats somewhere
+    assert "95% CI (%)" in starred(t).columns  # the study has repeats somewhere
 
 
 def test_repeats_ci_in_best_config(tmp_path: Path) -> None:
     trials = [resnet(v, seed=s) for s, v in enumerate([0.90, 0.92, 0.94])]
     t = an.best_config_per_dataset_model(load(tmp_path, trials))
-    row = t.df.iloc[0]
+    row = starred(t).iloc[0]
     half = stats.t.ppf(0.975, 2) * 0.02 / math.sqrt(3)
     assert row["Test Acc (%)"] == "92.00 ± 2.00 (n=3)"
     assert row["95% CI (%)"] == f"[{100 * (0.92 - half):.2f}, {100 * (0.92 + half):.2f}]"
@@ -446,22 +483,23 @@ def test_svm_table_and_best(tmp_path: Path) -> None:
               resnet(0.99)]
     df = load(tmp_path, trials)
     t = an.svm_table(df)
-    assert list(t.df.columns) == ["Dataset", "Kernel", "C", "gamma", "degree", "Test Acc (%)",
+    rows = starred(t)
+    assert list(rows.columns) == ["Dataset", "Kernel", "C", "gamma", "degree", "Test Acc (%)",
                                   "Train Acc (%)", "Train Time (ms)", "Predict Time (ms)",
                                   "Backend", "Best"]
-    assert len(t.df) == 5
-    poly4 = by(t.df, Kernel="Poly", degree="4").iloc[0]
+    assert len(rows) == 5
+    poly4 = by(rows, Kernel="Poly", degree="4").iloc[0]
     assert (poly4["Test Acc (%)"], poly4["Train Time (ms)"], poly4["Predict Time (ms)"],
             poly4["Best"], poly4["Backend"]) == ("95.86", "6426.3", "642.6", "*", "sklearn")
-    assert by(t.df, Kernel="Poly", degree="2").iloc[0]["Best"] == ""
-    rbf = by(t.df, Dataset="MNIST", Kernel="RBF")
+    assert by(rows, Kernel="Poly", degree="2").iloc[0]["Best"] == ""
+    rbf = by(rows, Dataset="MNIST", Kernel="RBF")
     assert rbf["degree"].tolist() == ["-", "-"]
     assert rbf[rbf["Best"] == "*"]["gamma"].tolist() == ["0.001"]  # tie -> lower time
     best = an.svm_best(df)
-    assert best.df[["Dataset", "Kernel", "Test Acc (%)"]].values.tolist() == [
+    assert starred(best)[["Dataset", "Kernel", "Test Acc (%)"]].values.tolist() == [
         ["MNIST", "Poly", "95.86"], ["MNIST", "RBF", "95.20"], ["FashionMNIST", "RBF", "86.51"]]
-    assert best.df.iloc[1]["C"] == "10"
-    assert best.df["Backend"].tolist() == ["sklearn", "sklearn", "onedal (gemm predict)"]
+    assert starred(best).iloc[1]["C"] == "10"
+    assert starred(best)["Backend"].tolist() == ["sklearn", "sklearn", "onedal (gemm predict)"]
 
 
 def cpu_gpu_trials() -> list[dict]:
@@ -485,13 +523,14 @@ def test_cpu_vs_gpu_speedup(tmp_path: Path) -> None:
     df = load(tmp_path, cpu_gpu_trials())
     t, reason = an.cpu_vs_gpu(df)
     assert reason == "" and t is not None
-    assert len(t.df) == 2
-    r18 = t.df[t.df["Model"] == "ResNet-18"].iloc[0]
+    rows = starred(t)
+    assert len(rows) == 2
+    r18 = rows[rows["Model"] == "ResNet-18"].iloc[0]
     assert r18["Speedup (x)"] == f"{3_038_957 / 240_042:.2f}" == "12.66"
     assert (r18["Acc CPU (%)"], r18["Acc GPU (%)"]) == ("89.86", "89.78")
     assert (r18["Time CPU (ms)"], r18["Time GPU (ms)"]) == ("3038957.0", "240042.0")
     assert (r18["MACs (M)"], r18["FLOPs (M)"], r18["Params (M)"]) == ("33.05", "66.10", "11.00")
-    r50 = t.df[t.df["Model"] == "ResNet-50"].iloc[0]
+    r50 = rows[rows["Model"] == "ResNet-50"].iloc[0]
     assert r50["Speedup (x)"] == f"{5_482_543 / 500_000:.2f}"
     assert (r50["Acc GPU (%)"], r50["n CPU/GPU"]) == ("87.00", "1/2")
     assert r50["FLOPs (M)"] == "156.30"
@@ -507,7 +546,7 @@ def test_cpu_vs_gpu_flops_from_macs_when_missing(tmp_path: Path) -> None:
     for t in (a, b):
         del t["results"][-1]["flops"]
     table, _ = an.cpu_vs_gpu(load(tmp_path, [a, b]))
-    assert table.df.iloc[0]["FLOPs (M)"] == "20.00"
+    assert starred(table).iloc[0]["FLOPs (M)"] == "20.00"
 
 
 def test_cpu_vs_gpu_absent_with_reason(tmp_path: Path) -> None:
@@ -527,11 +566,11 @@ def test_cross_method(tmp_path: Path) -> None:
               svm(0.9739, kernel="poly", time_ms=384_000.0), svm(0.9690, time_ms=486_000.0),
               svm(0.8927, dataset="fashion_mnist", time_ms=486_000.0)]
     t = an.cross_method(load(tmp_path, trials))
-    assert t.df["Method"].tolist() == ["ResNet-18", "ResNet-50", "SVM (poly)", "SVM (rbf)"]
-    assert t.df["MNIST Acc (%)"].tolist() == ["99.10*", "98.33", "97.39", "96.90"]
-    assert t.df["FashionMNIST Acc (%)"].tolist() == ["89.12", "-", "-", "89.27*"]
-    assert t.df["MNIST Train Time (ms)"].tolist()[0] == "42000.0"
-    assert t.df["FashionMNIST Train Time (ms)"].tolist()[3] == "486000.0"
+    assert starred(t)["Method"].tolist() == ["ResNet-18", "ResNet-50", "SVM (poly)", "SVM (rbf)"]
+    assert starred(t)["MNIST Acc (%)"].tolist() == ["99.10*", "98.33", "97.39", "96.90"]
+    assert starred(t)["FashionMNIST Acc (%)"].tolist() == ["89.12", "-", "-", "89.27*"]
+    assert starred(t)["MNIST Train Time (ms)"].tolist()[0] == "42000.0"
+    assert starred(t)["FashionMNIST Train Time (ms)"].tolist()[3] == "486000.0"
 
 
 def test_best_models_significance(tmp_path: Path) -> None:
@@ -539,7 +578,7 @@ def test_best_models_significance(tmp_path: Path) -> None:
     trials = [resnet(v, seed=i) for i, v in enumerate(a)]
     trials += [resnet(v, optimizer="adam", seed=i) for i, v in enumerate(b)]
     t = an.best_models(load(tmp_path, trials, name="study"))
-    row = t.df.iloc[0]
+    row = starred(t).iloc[0]
     assert (row["Study"], row["Dataset"], row["Best Method"]) == ("study", "MNIST", "ResNet-18")
     assert row["Configuration"] == "optimizer=sgd"
     assert row["Test Acc (%)"] == "92.00 ± 2.00 (n=3)"
@@ -554,11 +593,11 @@ def test_best_models_not_significant_and_ties(tmp_path: Path) -> None:
     a, b = [0.90, 0.95, 0.85], [0.89, 0.94, 0.84]
     trials = [resnet(v, seed=i) for i, v in enumerate(a)]
     trials += [resnet(v, optimizer="adam", seed=i) for i, v in enumerate(b)]
-    row = an.best_models(load(tmp_path, trials, name="s1")).df.iloc[0]
+    row = starred(an.best_models(load(tmp_path, trials, name="s1"))).iloc[0]
     assert "not significant" in row["Significance"]
     # a tie on accuracy: the faster configuration wins
     tie = [resnet(0.95, time_ms=2000.0), resnet(0.95, optimizer="adam", time_ms=1000.0)]
-    row = an.best_models(load(tmp_path, tie, name="s2")).df.iloc[0]
+    row = starred(an.best_models(load(tmp_path, tie, name="s2"))).iloc[0]
     assert row["Configuration"] == "optimizer=adam" and row["Train Time (ms)"] == "1000.0"
     assert row["Significance"] == "single runs: no significance test"
 
@@ -567,14 +606,14 @@ def test_best_models_per_experiment(tmp_path: Path) -> None:
     a = write_experiment(tmp_path, "q1", [resnet(0.99), resnet(0.95, model="resnet50")])
     b = write_experiment(tmp_path, "svm", [svm(0.96, kernel="poly"), svm(0.97)])
     t = an.best_models(an.load_experiments([a, b]))
-    assert t.df[["Study", "Best Method", "Test Acc (%)"]].values.tolist() == [
+    assert starred(t)[["Study", "Best Method", "Test Acc (%)"]].values.tolist() == [
         ["q1", "ResNet-18", "99.00"], ["svm", "SVM (rbf)", "97.00"]]
 
 
 def test_errored_trials_listed(q1: pd.DataFrame) -> None:
     t = an.errored_trials(q1)
-    assert t.df["Error"].tolist() == ["RuntimeError: CUDA out of memory"]
-    assert t.df["Method"].tolist() == ["ResNet-50"]
+    assert starred(t)["Error"].tolist() == ["RuntimeError: CUDA out of memory"]
+    assert starred(t)["Method"].tolist() == ["ResNet-50"]
     assert t.notes == ["1 errored trial(s)"]
 
 
@@ -586,7 +625,7 @@ def test_all_tables_missing_pieces(q1: pd.DataFrame) -> None:
                     "cross_method", "best_models", "errors"]
     got = {t.key: t for t in tables}
     assert got["svm"].df.empty and got["svm"].notes == ["not available: no finished SVM trials"]
-    assert got["trials"].df.iloc[0][["TERMINATED", "ERROR", "PENDING", "total"]].tolist() == [
+    assert starred(got["trials"]).iloc[0][["TERMINATED", "ERROR", "PENDING", "total"]].tolist() == [
         "10", "1", "1", "12"]
     assert not got["errors"].df.empty
 
@@ -596,9 +635,9 @@ def test_error_line_from_real_traceback() -> None:
             "\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=1, ip=1.2.3.4, repr=trainable)\n"
             '  File "x.py", line 8, in trainable\n    raise ValueError("boom: bad model")\n'
             "ValueError: boom: bad model\n")
-    assert an._error_line(text) == "ValueError: boom: bad model"
+    assert _error_line(text) == "ValueError: boom: bad model"
     oom = "Failure # 1\nray.exceptions.OutOfMemoryError: Task was killed due to low memory.\n"
-    assert an._error_line(oom).startswith("ray.exceptions.OutOfMemoryError: Task was killed")
+    assert _error_line(oom).startswith("ray.exceptions.OutOfMemoryError: Task was killed")
 
 
 def test_flatten_config_collisions() -> None:
@@ -684,7 +723,7 @@ def test_real_tune_sweep_is_read(ray_local, tmp_path: Path) -> None:
 def test_describe_config_skips_what_the_kernel_or_optimizer_ignores():
     """A configuration string names only hyperparameters its model uses: no degree or coef0 for
     an rbf SVM, no momentum for Adam; missing values are skipped."""
-    from tune_bench.analysis import describe_config
+    from tune_bench.report.format import describe_config
 
     keys = ["C", "gamma", "degree", "coef0", "lr", "momentum"]
     rbf = pd.Series({"kernel": "rbf", "C": 10.0, "gamma": "scale", "degree": 3, "coef0": 0.0,
@@ -697,3 +736,55 @@ def test_describe_config_skips_what_the_kernel_or_optimizer_ignores():
     assert describe_config(adam, keys) == "lr=0.001"
     assert describe_config(adam.replace("adam", "sgd"), keys) == "lr=0.001, momentum=0.9"
     assert describe_config(pd.Series({"kernel": "rbf"}), ["degree"]) == "(single configuration)"
+
+
+# --------------------------------------------------------------------------- stopped early
+
+
+def _asha_trials() -> list[dict]:
+    """As ASHA leaves them: four 4-epoch trials, two stopped (TERMINATED, no final row) after
+    epoch 0 and 1, and one stopped after epoch 2 that still reported a final test_acc."""
+    trials = [resnet(acc, lr=lr, epochs=4) for acc, lr in
+              ((0.91, 1e-3), (0.5, 1e-2), (0.6, 1e-4), (0.85, 3e-3))]
+    for t, last in zip(trials[1:], (1, 2), strict=False):
+        t["results"] = t["results"][:last]  # epochs 0..last-1, no final row
+    trials[3]["results"] = trials[3]["results"][:3]
+    trials[3]["results"][-1].update(test_acc=0.85, final=True)
+    return trials
+
+
+def _with_stopped_early(df: pd.DataFrame) -> pd.DataFrame:
+    """The `stopped_early` column the loader adds (TERMINATED before the last epoch)."""
+    df = df.copy()
+    df["stopped_early"] = (df["state"] == "TERMINATED") & (df["epoch"] < df["epochs"] - 1)
+    return df
+
+
+def test_stopped_early_trials_in_tables(tmp_path: Path) -> None:
+    plain = load(tmp_path, _asha_trials(), name="asha")
+    df = _with_stopped_early(plain)
+    assert df["stopped_early"].tolist() == [False, True, True, True]
+    counts = starred(an.state_counts(df))
+    assert list(counts.columns) == ["Experiment", "TERMINATED", "total", "stopped early"]
+    assert counts.values.tolist() == [["asha", "4", "4", "3"]]
+    assert any(n.startswith("stopped early: TERMINATED trials a scheduler") for n in
+               an.state_counts(df).notes)
+    early = df.loc[3, "trial_id"]
+    top = an.top_runs(df)
+    assert starred(top)["Trial"].tolist() == [df.loc[0, "trial_id"], early]
+    assert f"trial {early} stopped early at epoch 2" in top.notes
+    left_out = ("2 trial(s) without a final test_acc left out (1 stopped early at epoch 0, "
+                "1 stopped early at epoch 1)")
+    assert left_out in top.notes
+    assert left_out in an.best_per_configuration(df).notes
+    best = an.best_config_per_dataset_model(df)
+    assert left_out in best.notes and f"trial {early} stopped early at epoch 2" not in best.notes
+    df.loc[3, "test_acc"] = 0.95  # the trial stopped early is now the best configuration
+    best = an.best_config_per_dataset_model(df)
+    assert starred(best)["LR"].tolist() == ["0.003"]
+    assert f"trial {early} stopped early at epoch 2" in best.notes
+    # without the column (an experiment loaded before it existed): as before
+    assert "stopped early" not in an.state_counts(plain).df.columns
+    assert not any("stopped early" in n for n in an.top_runs(plain).notes)
+    assert ("2 trial(s) without a final test_acc left out (2 TERMINATED)"
+            in an.top_runs(plain).notes)

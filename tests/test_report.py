@@ -1,4 +1,4 @@
-"""report.py and plots.py: every output format, parquet export, status, the HTML in Chromium."""
+"""report/: every output format, parquet export, status, plots, the HTML in Chromium."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from matplotlib import image as mpimg
 from tests.test_analysis import cpu_gpu_trials, q1_trials, resnet, svm
 from tests.tune_layout import write_experiment
 from tune_bench import analysis as an
-from tune_bench import plots, report
+from tune_bench import report
 from tune_bench.errors import ConfigError
+from tune_bench.report import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -58,14 +59,80 @@ def test_markdown_to_out_and_csv(study: Path, tmp_path: Path) -> None:
         "trials", "best_per_configuration", "top_runs", "best_config_per_dataset_model", "svm",
         "svm_best", "cpu_vs_gpu", "cross_method", "best_models", "errors"))
     assert f"wrote {out / 'svm.csv'}" in summary
-    svm_csv = pd.read_csv(out / "svm_best.csv", dtype=str)
+    svm_csv = pd.read_csv(out / "svm_best.csv")
     assert svm_csv[["Kernel", "Test Acc (%)"]].values.tolist()[:2] == [
-        ["Poly", "95.86"], ["RBF", "95.20"]]
-    gpu = pd.read_csv(out / "cpu_vs_gpu.csv", dtype=str)
+        ["Poly", pytest.approx(95.86)], ["RBF", pytest.approx(95.20)]]
+    gpu = pd.read_csv(out / "cpu_vs_gpu.csv")
     # ResNet-50 on CPU: the q1 trial (4,000 ms) and the cpu_gpu one are averaged
-    assert gpu["Speedup (x)"].tolist() == ["12.66", f"{(5_482_543 + 4_000) / 2 / 500_000:.2f}"]
-    assert gpu["n CPU/GPU"].tolist() == ["1/1", "2/2"]
+    assert gpu["Speedup (x)"].tolist() == pytest.approx(
+        [3_038_957 / 240_042, (5_482_543 + 4_000) / 2 / 500_000])
+    assert gpu[["n CPU", "n GPU"]].values.tolist() == [[1, 1], [2, 2]]
     assert "FLOPs = 2 x MACs" in (out / "notes.md").read_text()
+
+
+def _repeats_study(root: Path) -> Path:
+    """ResNet (CPU and GPU, repeats, a model missing on one row) and SVM (repeats, degree
+    missing for rbf), a pending and an errored trial."""
+    trials = q1_trials() + cpu_gpu_trials()
+    trials += [svm(v, kernel="poly", degree=4, seed=s) for s, v in enumerate([0.95, 0.96])]
+    trials += [svm(v, C=10.0, gamma=0.001, seed=s) for s, v in enumerate([0.94, 0.95, 0.97])]
+    return write_experiment(root, "repeats", trials)
+
+
+def test_csv_tables_load_as_numbers(tmp_path: Path) -> None:
+    """Every CSV `analyze --format csv` writes loads with pandas.read_csv into numeric dtypes in
+    every numeric column: missing is empty (not "-"), mean, CI and n are columns of their own
+    (not "92.00 ± 2.00 (n=3)"), counts are two columns (not "1/2"), best is not a "*"."""
+    from tune_bench.cli import main
+
+    out = tmp_path / "csv"
+    main(["analyze", str(_repeats_study(tmp_path)), "--format", "csv", "--out", str(out)])
+    files = {p.stem: pd.read_csv(p) for p in sorted(out.glob("*.csv"))}
+    assert len(files) == 10
+    for name, df in files.items():
+        for col in df.columns:
+            if df[col].dtype != object:
+                continue
+            cells = df[col].dropna().astype(str)
+            assert not cells.isin(["-", ""]).any(), (name, col)
+            assert not cells.str.contains(r"±|^\d+/\d+$|\d\*$").any(), (name, col)
+            assert pd.to_numeric(cells, errors="coerce").isna().any(), (name, col)  # text
+    numeric = {
+        "trials": ["TERMINATED", "ERROR", "PENDING", "total"],
+        "best_per_configuration": ["Batch Size", "LR", "ResNet-18 Acc (%)",
+                                   "ResNet-18 Acc std (%)", "ResNet-18 Acc 95% CI low (%)",
+                                   "ResNet-18 Acc 95% CI high (%)", "ResNet-18 Acc n",
+                                   "ResNet-50 Acc (%)"],
+        "top_runs": ["Rank", "Batch Size", "LR", "Epochs", "Seed", "Test Acc (%)",
+                     "Train Time (ms)"],
+        "best_config_per_dataset_model": ["Test Acc (%)", "Test Acc 95% CI low (%)",
+                                          "Test Acc 95% CI high (%)", "Test Acc n",
+                                          "Train Time (ms)"],
+        "svm": ["C", "degree", "Test Acc (%)", "Test Acc std (%)", "Test Acc n",
+                "Train Acc (%)", "Train Time (ms)", "Predict Time (ms)"],
+        "svm_best": ["C", "Test Acc (%)", "Train Time (ms)"],
+        "cpu_vs_gpu": ["Acc CPU (%)", "Acc GPU (%)", "Time CPU (ms)", "Time GPU (ms)",
+                       "Speedup (x)", "MACs (M)", "FLOPs (M)", "Params (M)", "n CPU", "n GPU"],
+        "cross_method": ["MNIST Acc (%)", "MNIST Acc n", "MNIST Train Time (ms)",
+                         "FashionMNIST Acc (%)"],
+        "best_models": ["Test Acc (%)", "Test Acc 95% CI low (%)", "Train Time (ms)",
+                        "Runner-up Acc (%)"],
+    }
+    for name, cols in numeric.items():
+        for col in cols:
+            assert pd.api.types.is_numeric_dtype(files[name][col]), (name, col)
+    per_config = files["best_per_configuration"]
+    # missing is empty: ResNet-50 ran only with SGD and batch size 16
+    assert per_config["ResNet-50 Acc (%)"].isna().tolist() == [False, True, True, False, True]
+    rep = per_config[per_config["Batch Size"] == 32].iloc[0]
+    assert (rep["ResNet-18 Acc (%)"], rep["ResNet-18 Acc std (%)"], rep["ResNet-18 Acc n"]) == (
+        pytest.approx(92.0), pytest.approx(2.0), 3)
+    assert (rep["ResNet-18 Acc 95% CI low (%)"], rep["ResNet-18 Acc 95% CI high (%)"]) == (
+        pytest.approx(87.0317, abs=1e-4), pytest.approx(96.9683, abs=1e-4))
+    assert files["cpu_vs_gpu"][["n CPU", "n GPU"]].values.tolist() == [[1, 1], [2, 2]]
+    svm_rows = files["svm"]
+    assert svm_rows["degree"].tolist()[:1] == [4] and svm_rows["degree"].isna().sum() == 1
+    assert svm_rows["Best"].dtype == bool and svm_rows["Test Acc n"].tolist() == [2, 3]
 
 
 def test_latex(study: Path, tmp_path: Path) -> None:

@@ -257,16 +257,17 @@ def analyze(
     dirs: Annotated[list[Path], typer.Argument(help="Experiment directories.")],
     fmt: Annotated[str, typer.Option("--format", help="markdown|csv|latex|html")] = "markdown",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
-    export: Annotated[str | None, typer.Option(help="Also export the trials: parquet.")] = None,
+    export: Annotated[str | None, typer.Option(
+        help="Also export the trials: parquet or csv.")] = None,
 ) -> None:
     """Comparative tables (and plots, for html) from one or more experiments."""
-    from tune_bench.report import write_report
+    from tune_bench.report import check_choices, write_report
 
-    if fmt not in ("markdown", "csv", "latex", "html"):
-        raise ConfigError(f"--format: must be markdown, csv, latex or html (got {fmt!r})")
-    if export not in (None, "parquet"):
-        raise ConfigError(f"--export: must be parquet (got {export!r})")
-    if (fmt in ("csv", "latex", "html") or export) and out_dir is None:
+    try:
+        check_choices(fmt, export)
+    except ConfigError as e:
+        raise _as_option(e) from None
+    if (fmt != "markdown" or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
     text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export)
     out.print(text, markup=False, highlight=False)

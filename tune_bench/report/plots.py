@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tune_bench import analysis as an
+from tune_bench.report.format import fmt, label, pct, sort_key
 
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Boot")
@@ -44,26 +45,26 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
 
 def accuracy_heatmap(df: pd.DataFrame, outdir: Path) -> Path | None:
     """Best final test accuracy (%) per optimizer x lr, one panel per dataset and model."""
-    groups = an.config_groups(an.finished(df[an.trainer_of(df) == "resnet"]))
+    groups = an.config_groups(an.with_final_metric(df[an.trainer_of(df) == "resnet"]))
     need = {"dataset", "model", "optimizer", "lr"}
     if groups.empty or not need <= set(groups.columns):
         return None
     best = groups.groupby(["dataset", "model", "optimizer", "lr"]).acc_mean.max().reset_index()
     panels = sorted(best.groupby(["dataset", "model"]).groups, key=lambda k: (
-        an.sort_key(k[0]), str(k[1])))
+        sort_key(k[0]), str(k[1])))
     nrows, ncols = _grid(len(panels), 3)
     fig = _figure(4.2 * ncols, 3.2 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax, (ds, model) in zip(axes, panels, strict=False):
         sub = best[(best["dataset"] == ds) & (best["model"] == model)]
         grid = sub.pivot(index="optimizer", columns="lr", values="acc_mean") * 100
-        grid = grid.sort_index(key=lambda s: s.map(an.sort_key))
+        grid = grid.sort_index(key=lambda s: s.map(sort_key))
         grid = grid.sort_index(axis=1, ascending=False)
         im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
-        ax.set_xticks(range(grid.shape[1]), [an.fmt(v) for v in grid.columns])
-        ax.set_yticks(range(grid.shape[0]), [an.label("optimizer", v) for v in grid.index])
+        ax.set_xticks(range(grid.shape[1]), [fmt(v) for v in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [label("optimizer", v) for v in grid.index])
         ax.set_xlabel("learning rate")
-        ax.set_title(f"{an.label('dataset', ds)} / {an.label('model', model)}")
+        ax.set_title(f"{label('dataset', ds)} / {label('model', model)}")
         for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=9)
@@ -86,13 +87,13 @@ def pareto_front(times: np.ndarray, accs: np.ndarray) -> np.ndarray:
 
 def efficiency_frontier(df: pd.DataFrame, outdir: Path) -> Path | None:
     """Final test accuracy vs training time per trial, per dataset, Pareto front marked."""
-    fin = an.finished(df)
+    fin = an.with_final_metric(df)
     fin = fin.assign(_t=an.numeric(fin, "train_time_ms") / 1000,
                      _acc=an.numeric(fin, "test_acc") * 100, _method=an.method_of(fin))
     fin = fin[fin["_t"].notna() & (fin["_t"] > 0)]
     if fin.empty:
         return None
-    datasets = sorted(an.column(fin, "dataset").dropna().unique(), key=an.sort_key) or [None]
+    datasets = sorted(an.column(fin, "dataset").dropna().unique(), key=sort_key) or [None]
     fig = _figure(5.5 * len(datasets), 4.2)
     axes = np.atleast_1d(fig.subplots(1, len(datasets))).ravel()
     for ax, ds in zip(axes, datasets, strict=True):
@@ -106,7 +107,7 @@ def efficiency_frontier(df: pd.DataFrame, outdir: Path) -> Path | None:
         ax.set_xscale("log")
         ax.set_xlabel("training time (s, log)")
         ax.set_ylabel("final test accuracy (%)")
-        ax.set_title(an.label("dataset", ds) if ds else "all trials")
+        ax.set_title(label("dataset", ds) if ds else "all trials")
         ax.legend(fontsize=8)
     return _save(fig, outdir, "efficiency_frontier.png")
 
@@ -124,7 +125,7 @@ def speedup_bars(df: pd.DataFrame, outdir: Path) -> Path | None:
     ax.bar(x, per["mean"], yerr=err, capsize=4, color="tab:green")
     for i, v in enumerate(per["mean"]):
         ax.text(i, v, f"{v:.2f}x", ha="center", va="bottom")
-    ax.set_xticks(x, [an.label("model", m) for m in per.index])
+    ax.set_xticks(x, [label("model", m) for m in per.index])
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_ylabel("speedup (CPU time / GPU time)")
     ax.set_title("GPU speedup per model (range over configurations)")
@@ -133,7 +134,7 @@ def speedup_bars(df: pd.DataFrame, outdir: Path) -> Path | None:
 
 def flops_vs_time(df: pd.DataFrame, outdir: Path) -> Path | None:
     """Training time vs FLOPs per image for ResNet trials, per device, with a linear fit."""
-    res = an.finished(df[an.trainer_of(df) == "resnet"])
+    res = an.with_final_metric(df[an.trainer_of(df) == "resnet"])
     flops = an.numeric(res, "flops").fillna(2 * an.numeric(res, "macs"))
     res = res.assign(_f=flops / 1e6, _t=an.numeric(res, "train_time_ms") / 1000,
                      _dev=an.device_of(res))
@@ -214,8 +215,8 @@ def confusion_matrix(df: pd.DataFrame, outdir: Path) -> Path | None:
 
 def _trial_label(t: pd.Series) -> str:
     method = an.method_of(t.to_frame().T).iloc[0]
-    ds = an.label("dataset", t.get("dataset"))
-    return f"{method}, {ds}, test acc {an.pct(t.get('test_acc'))}%"
+    ds = label("dataset", t.get("dataset"))
+    return f"{method}, {ds}, test acc {pct(t.get('test_acc'))}%"
 
 
 PLOTS: tuple[Callable[[pd.DataFrame, Path], Path | None], ...] = (

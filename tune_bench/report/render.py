@@ -1,21 +1,24 @@
-"""Render the comparative tables as markdown, CSV, LaTeX or one self-contained HTML file."""
+"""Write the comparative tables: markdown, LaTeX and one self-contained HTML file show them as
+text (`format.display`); CSV and the parquet trials export keep the numbers."""
 
 from __future__ import annotations
 
 import base64
 import html
 import json
-import math
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from tune_bench import analysis as an
-from tune_bench.analysis import Table
 from tune_bench.errors import ConfigError
+from tune_bench.report.format import display, present
+
+if TYPE_CHECKING:
+    from tune_bench.analysis.tables import Table
 
 FORMATS = ("markdown", "csv", "latex", "html")
 EXPORTS = ("parquet", "csv")
@@ -23,27 +26,41 @@ _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
+# CSV numbers: 15 significant digits (99.06, not 99.06000000000002); parquet keeps every bit.
+_CSV_FLOAT = "%.15g"
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def check_choices(fmt: str, export: str | None = None) -> None:
+    """Refuse an unknown output format or trials export (ConfigError naming the option)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"format: must be {_one_of(FORMATS)} (got {fmt!r})")
+    if export is not None and export not in EXPORTS:
+        raise ConfigError(f"export: must be {_one_of(EXPORTS)} (got {export!r})")
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-def _is_marked(cell: Any) -> bool:
-    return isinstance(cell, str) and len(cell) > 1 and cell.endswith("*")
-
-
-def _cells(df: pd.DataFrame, conv: Callable[[Any], str]) -> pd.DataFrame:
-    out = df.astype(object).map(conv)
-    out.columns = [conv(str(c)) for c in df.columns]
+def _cells(table: Table, conv: Callable[[str], str],
+           bold: Callable[[str], str]) -> pd.DataFrame:
+    """The table's text with `conv` applied to every cell and header, `bold` to the
+    emphasized cells."""
+    text, emphasis = display(table)
+    out = pd.DataFrame({c: [bold(v) if b else conv(v) for v, b in
+                            zip(text[c], emphasis[c], strict=True)] for c in text.columns},
+                       index=text.index, dtype=object)
+    out.columns = [conv(str(c)) for c in text.columns]
     return out
 
 
 def render_table(table: Table, fmt: str = "markdown") -> str:
     """One table (title, body, notes) in `fmt` (markdown, csv, latex or html)."""
-    renderer = {"markdown": _markdown, "csv": _csv, "latex": _latex, "html": _html}.get(fmt)
-    if renderer is None:
-        raise ConfigError(f"format: must be one of {', '.join(FORMATS)} (got {fmt!r})")
-    return renderer(table)
+    check_choices(fmt)
+    return {"markdown": _markdown, "csv": _csv, "latex": _latex, "html": _html}[fmt](table)
 
 
 def render(tables: Sequence[Table], fmt: str = "markdown") -> str:
@@ -56,14 +73,23 @@ def _markdown(t: Table) -> str:
     if t.df.empty:
         lines += [f"_{n}_" for n in t.notes] + [""]
         return "\n".join(lines)
-    body = t.df.astype(object).map(lambda c: f"**{c[:-1]}**" if _is_marked(c) else c)
+    body = _cells(t, str, lambda c: f"**{c}**")
     lines += [body.to_markdown(index=False, disable_numparse=True), ""]
     lines += [f"- {n}" for n in t.notes] + [""]
     return "\n".join(lines)
 
 
+def csv_frame(t: Table) -> pd.DataFrame:
+    """The table's numbers as written to CSV: its columns, plus a boolean `<column> best` for
+    each column with emphasized cells."""
+    mask = t.mask()
+    marked = [c for c in mask.columns if mask[c].any()]
+    best = {f"{str(c).removesuffix(' (%)')} best": mask[c].astype(bool) for c in marked}
+    return t.df.assign(**best) if best else t.df
+
+
 def _csv(t: Table) -> str:
-    return t.df.to_csv(index=False)
+    return csv_frame(t).to_csv(index=False, float_format=_CSV_FLOAT)
 
 
 def latex_escape(text: str) -> str:
@@ -72,32 +98,20 @@ def latex_escape(text: str) -> str:
     return out.replace("±", r"$\pm$")
 
 
-def _latex_cell(c: Any) -> str:
-    if _is_marked(c):
-        return r"\textbf{" + latex_escape(c[:-1]) + "}"
-    return latex_escape(c)
-
-
 def _latex(t: Table) -> str:
     if t.df.empty:
         return f"% {latex_escape(t.title)}: " + "; ".join(latex_escape(n) for n in t.notes) + "\n"
-    body = _cells(t.df, _latex_cell)
+    body = _cells(t, latex_escape, lambda c: r"\textbf{" + latex_escape(c) + "}")
     tex = body.to_latex(index=False, escape=False, caption=latex_escape(t.title),
                         label=f"tab:{t.key}", position="htbp")
     notes = "".join(f"\\par\\noindent\\footnotesize {latex_escape(n)}\n" for n in t.notes)
     return tex + notes
 
 
-def _html_cell(c: Any) -> str:
-    if _is_marked(c):
-        return f"<b>{html.escape(c[:-1])}</b>"
-    return html.escape(str(c))
-
-
 def _html(t: Table) -> str:
     parts = [f'<section id="{html.escape(t.key)}"><h2>{html.escape(t.title)}</h2>']
     if not t.df.empty:
-        body = _cells(t.df, _html_cell)
+        body = _cells(t, html.escape, lambda c: f"<b>{html.escape(c)}</b>")
         parts.append(body.to_html(index=False, escape=False, border=0, classes="tbl"))
     parts.append("<ul class=\"notes\">" + "".join(
         f"<li>{html.escape(n)}</li>" for n in t.notes) + "</ul></section>")
@@ -136,33 +150,28 @@ def html_document(tables: Sequence[Table], images: Sequence[Path], header: str =
 # --------------------------------------------------------------------------- export
 
 
-def _present(v: Any) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
-
-
 def tidy_for_export(df: pd.DataFrame) -> pd.DataFrame:
     """A copy that parquet can store: list/dict cells as JSON strings, mixed scalars unified."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype != object:
             continue
-        values = [v for v in out[col] if _present(v)]
+        values = [v for v in out[col] if present(v)]
         if any(isinstance(v, (list, dict, tuple)) for v in values):
             out[col] = out[col].map(
-                lambda v: json.dumps(v, default=str) if _present(v) else None).astype(object)
+                lambda v: json.dumps(v, default=str) if present(v) else None).astype(object)
             continue
         kinds = {type(v) for v in values}
         if kinds and kinds <= {int, float}:
             out[col] = pd.to_numeric(out[col], errors="coerce")
         elif len(kinds) > 1:
-            out[col] = out[col].map(lambda v: str(v) if _present(v) else None).astype(object)
+            out[col] = out[col].map(lambda v: str(v) if present(v) else None).astype(object)
     return out
 
 
 def export_trials(df: pd.DataFrame, out: Path, kind: str = "parquet") -> Path:
     """Write the tidy trials DataFrame to `out/trials.parquet` (or `.csv`)."""
-    if kind not in EXPORTS:
-        raise ConfigError(f"export: must be one of {', '.join(EXPORTS)} (got {kind!r})")
+    check_choices(FORMATS[0], kind)
     out.mkdir(parents=True, exist_ok=True)
     tidy = tidy_for_export(df)
     path = out / f"trials.{kind}"
@@ -207,10 +216,7 @@ def write_report(
     embedded. `export` ("parquet" or "csv") also writes the tidy trials table to `out`.
     Returns the markdown text, or a summary of the files written.
     """
-    if fmt not in FORMATS:
-        raise ConfigError(f"format: must be one of {', '.join(FORMATS)} (got {fmt!r})")
-    if export is not None and export not in EXPORTS:
-        raise ConfigError(f"export: must be one of {', '.join(EXPORTS)} (got {export!r})")
+    check_choices(fmt, export)
     if out is None and (fmt != "markdown" or export):
         raise ConfigError(f"an output directory is required for {export or fmt} output")
     out = Path(out) if out is not None else None
@@ -235,7 +241,7 @@ def write_report(
 def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path) -> list[str]:
     lines = []
     if fmt == "html":
-        from tune_bench.plots import make_plots
+        from tune_bench.report.plots import make_plots
 
         with tempfile.TemporaryDirectory() as tmp:
             images = make_plots(df, Path(tmp))
@@ -258,33 +264,3 @@ def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path) -> 
     return lines
 
 
-def status_summary(path: str | Path) -> str:
-    """Trials per state and the best trial so far, for `tune-bench status`."""
-    df = an.load_experiments([path])
-    counts = df["state"].value_counts()
-    order = [s for s in an.STATES if s in counts] + [s for s in counts.index if s not in an.STATES]
-    lines = [f"{df['experiment'].iloc[0]}: {len(df)} trials: "
-             + ", ".join(f"{counts[s]} {s}" for s in order)]
-    lines += [f"warning: {w}" for w in df.attrs.get("warnings", [])]
-    lines.append(_best_so_far(df))
-    errors = df[df["state"] == "ERROR"]
-    for _, r in errors.head(5).iterrows():
-        lines.append(f"error in {r['trial_id']}: {r['error'] or '(no error.txt)'}")
-    if len(errors) > 5:
-        lines.append(f"... and {len(errors) - 5} more errored trials")
-    return "\n".join(lines)
-
-
-def _best_so_far(df: pd.DataFrame) -> str:
-    cfg = [c for c in an.config_columns(df) if c not in ("trainer", "seed")]
-    keys = an.varying(df, cfg) or [c for c in ("dataset", "model", "kernel") if c in cfg]
-    best = an.best_trial(df)
-    if best is not None:
-        return (f"best so far: {best['trial_id']} ({an.describe_config(best, keys)}): "
-                f"final test_acc {an.pct(best['test_acc'])}%")
-    val = an.numeric(df, "val_acc")
-    if val.notna().any():
-        row = df.loc[val.idxmax()]
-        return (f"best so far (no trial finished; by last val_acc): {row['trial_id']} "
-                f"({an.describe_config(row, keys)}): val_acc {an.pct(row['val_acc'])}%")
-    return "best so far: none (no results reported yet)"

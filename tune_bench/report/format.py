@@ -1,0 +1,157 @@
+"""How values look in the tables: numbers (percent, milliseconds), hyperparameter values,
+display labels (MNIST, ResNet-18, SGD), display order, and a table's cells as text.
+
+Analysis builds numeric tables (`analysis.tables.Table`); `display` turns one into the strings
+that markdown, LaTeX and HTML show, with the cells to emphasize.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from tune_bench.analysis.tables import Table
+
+MODEL_LABELS = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50"}
+DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
+KERNEL_LABELS = {"poly": "Poly", "rbf": "RBF"}
+COLUMN_LABELS = {
+    "batch_size": "Batch Size",
+    "optimizer": "Optimizer",
+    "lr": "LR",
+    "epochs": "Epochs",
+    "device": "Device",
+    "seed": "Seed",
+    "kernel": "Kernel",
+    "degree": "degree",
+}
+MISSING = "-"
+_ORDER = {"mnist": 0, "fashion_mnist": 1, "sgd": 0, "adam": 1}
+
+
+def present(v: Any) -> bool:
+    """False for None, NaN and pandas' NA."""
+    if v is None or v is pd.NA:
+        return False
+    return not (isinstance(v, float) and math.isnan(v))
+
+
+def pct(x: Any) -> str:
+    """A fraction as a percentage with 2 decimals ('-' when missing)."""
+    return MISSING if not present(x) else f"{100 * float(x):.2f}"
+
+
+def ms(x: Any) -> str:
+    """Milliseconds with 1 decimal ('-' when missing)."""
+    return MISSING if not present(x) else f"{float(x):.1f}"
+
+
+def fmt(v: Any) -> str:
+    """A hyperparameter value for display."""
+    if not present(v):
+        return MISSING
+    if isinstance(v, bool) or isinstance(v, np.bool_):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() and abs(v) >= 1 else f"{float(v):g}"
+    return str(v)
+
+
+def label(kind: str, v: Any) -> str:
+    """Display label of a dataset / model / optimizer / kernel value."""
+    table = {"dataset": DATASET_LABELS, "model": MODEL_LABELS, "optimizer": OPTIMIZER_LABELS,
+             "kernel": KERNEL_LABELS}[kind]
+    return table.get(v, fmt(v)) if isinstance(v, str) else fmt(v)
+
+
+def sort_key(v: Any) -> tuple:
+    """Display order: MNIST before FashionMNIST, SGD before Adam, strings before numbers."""
+    if isinstance(v, str):
+        return (0, _ORDER.get(v, 99), v)
+    return (1, 0, v if present(v) else math.inf)
+
+
+# Hyperparameters that only mean something for some values of another one: (column, values).
+_APPLIES = {"degree": ("kernel", {"poly"}), "coef0": ("kernel", {"poly", "sigmoid"}),
+            "gamma": ("kernel", {"rbf", "poly", "sigmoid"}), "momentum": ("optimizer", {"sgd"})}
+
+
+def applies(row: pd.Series, key: str) -> bool:
+    """Whether hyperparameter `key` means something for this row (no degree for rbf, ...)."""
+    col, values = _APPLIES.get(key, (None, None))
+    return col is None or col not in row.index or not present(row[col]) or row[col] in values
+
+
+def describe_config(row: pd.Series, keys: Sequence[str]) -> str:
+    """`key=value, ...` for the given keys; missing ones, and ones the row's kernel or optimizer
+    ignores (degree of an rbf SVM, momentum of Adam), are skipped."""
+    parts = [f"{k}={fmt(row[k])}" for k in keys
+             if k in row.index and present(row[k]) and applies(row, k)]
+    return ", ".join(parts) if parts else "(single configuration)"
+
+
+# --------------------------------------------------------------------------- table cells
+
+
+def _decimals(places: int) -> Callable[[Any], str]:
+    def cell(v: Any) -> str:
+        return MISSING if not present(v) else f"{float(v):.{places}f}"
+
+    return cell
+
+
+def _mean_sd(mean: Any, std: Any, n: Any) -> str:
+    """'92.00 ± 2.00 (n=3)' with repeats, '92.00' for one run, '-' when missing."""
+    if present(n) and n > 1:
+        return f"{float(mean):.2f} ± {float(std):.2f} (n={int(n)})"
+    return _decimals(2)(mean)
+
+
+def _interval(low: Any, high: Any, n: Any) -> str:
+    """'[87.03, 96.97]' with repeats, '-' otherwise."""
+    if not present(n) or n < 2:
+        return MISSING
+    return f"[{float(low):.2f}, {float(high):.2f}]"
+
+
+def _count_pair(a: Any, b: Any) -> str:
+    return f"{int(a)}/{int(b)}"
+
+
+def _mark(v: Any) -> str:
+    return "*" if present(v) and bool(v) else ""
+
+
+# Cell kinds of `analysis.tables.Shown`: each takes the values of the shown column's sources.
+CELLS: dict[str, Callable[..., str]] = {
+    "value": fmt,
+    "dec1": _decimals(1),
+    "dec2": _decimals(2),
+    "mean_sd": _mean_sd,
+    "interval": _interval,
+    "count_pair": _count_pair,
+    "mark": _mark,
+}
+
+
+def display(table: Table) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The table's shown columns as text (the headers of every format) and a boolean frame of
+    the cells to emphasize (a cell is emphasized when its first source cell is)."""
+    df, emphasis = table.df, table.mask()
+    text: dict[str, list[str]] = {}
+    bold: dict[str, np.ndarray] = {}
+    for shown in table.columns():
+        cell = CELLS[shown.kind]
+        values = [df[c].tolist() for c in shown.sources]
+        text[shown.header] = [cell(*vs) for vs in zip(*values, strict=True)]
+        bold[shown.header] = emphasis[shown.sources[0]].to_numpy(dtype=bool)
+    return (pd.DataFrame(text, index=range(len(df)), dtype=object),
+            pd.DataFrame(bold, index=range(len(df)), dtype=bool))
