@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from tune_bench import analysis as an
+from tune_bench import tune_dir
 from tune_bench.analysis import Table
 from tune_bench.errors import ConfigError
 
@@ -265,6 +266,9 @@ def status_summary(path: str | Path) -> str:
     order = [s for s in an.STATES if s in counts] + [s for s in counts.index if s not in an.STATES]
     lines = [f"{df['experiment'].iloc[0]}: {len(df)} trials: "
              + ", ".join(f"{counts[s]} {s}" for s in order)]
+    early = an.numeric(df[df["stopped_early"]], "epoch").fillna(0)
+    if len(early):  # finished: the scheduler stopped them before their last epoch
+        lines[0] += "; " + tune_dir.stopped_early_text(early, tune_dir.scheduler_name(path))
     lines += [f"warning: {w}" for w in df.attrs.get("warnings", [])]
     lines.append(_best_so_far(df))
     errors = df[df["state"] == "ERROR"]
