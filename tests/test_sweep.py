@@ -87,7 +87,7 @@ def test_param_space_puts_grid_points_under_variant():
 
 # ---------------------------------------------------------------- real sweeps
 
-def _light_trial(config, datasets=None, data_dir=None, resources=None):
+def _light_trial(config, datasets=None):
     """Stands in for a GPU trainer on a machine without CUDA: reports what it was granted."""
     import ray
     from ray import tune
@@ -145,6 +145,60 @@ def test_real_sweep_records_provenance_and_checkpoints(ray_session, tmp_path, ti
 
     with pytest.raises(ExperimentError, match="exists already"):
         run_sweep(spec, opts)
+
+
+def _epochs_trial(config, datasets=None):
+    """Reports a ResNet trial's epochs like run_trial (`final` and test_acc on the last one
+    only), with val_acc = lr: which trials ASHA stops does not depend on training."""
+    from ray import tune
+
+    from tune_bench.tune_dir import flatten_config
+
+    c = flatten_config(config)
+    for epoch in range(1, c["epochs"] + 1):
+        row = {"epoch": epoch, "val_acc": c["lr"]}
+        if epoch == c["epochs"]:
+            row.update(final=True, test_acc=c["lr"])
+        tune.report(row)
+
+
+ASHA_SPACE = textwrap.dedent("""
+    name: asha
+    metric: val_acc
+    fixed: {trainer: resnet, model: resnet18, dataset: mnist, n_train: 60, n_eval: 30,
+            epochs: 3, device: cpu}
+    axes: {lr: [0.9, 0.2, 0.3, 0.1]}
+    scheduler: {type: asha, max_t: 3, grace_period: 1, reduction_factor: 2}
+    max_concurrent: 1
+""")
+
+
+def test_sweep_with_trials_stopped_by_asha_exits_0(ray_session, tmp_path, tiny_root, capsys,
+                                                   monkeypatch):
+    """Issue 15: a sweep whose trials ASHA stopped early finished: exit 0, not 130
+    ("interrupted"); the summary line, `status` and the trials frame say which stopped early."""
+    from tune_bench.analysis import load_experiments
+    from tune_bench.cli import main
+    from tune_bench.sweep import run as sweep_run
+
+    monkeypatch.setattr(sweep_run, "run_trial", _epochs_trial)
+    space = tmp_path / "asha.yaml"
+    space.write_text(ASHA_SPACE)
+    main(["sweep", str(space), "--storage-path", str(tmp_path / "rr"), "--data-dir",
+          str(tiny_root), "--no-progress", "--no-tables"])  # exits (SystemExit) unless 0
+    out = capsys.readouterr()
+    assert "interrupted" not in out.err and "TERMINATED 4" in out.out, out
+    exp = tmp_path / "rr" / "asha"
+    df = load_experiments([exp]).set_index("lr")
+    early = df[df["stopped_early"]]
+    # run one at a time in grid order, 0.9 is never below ASHA's cutoff; the others are
+    assert df.loc[0.9, "epoch"] == 3 and not df.loc[0.9, "stopped_early"]
+    assert sorted(early.index) == [0.1, 0.2, 0.3] and set(early["epoch"]) == {1}
+    assert (df["state"] == "TERMINATED").all()
+    assert "; 3 stopped early (ASHA) at epoch 1" in out.out
+    main(["status", str(exp)])
+    status = capsys.readouterr().out
+    assert "4 trials: 4 TERMINATED; 3 stopped early (ASHA) at epoch 1" in status, status
 
 
 CLUSTER_SCRIPT = textwrap.dedent("""
