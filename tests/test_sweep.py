@@ -245,3 +245,27 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path, tiny_root):
             os.killpg(head.pid, signal.SIGKILL)  # whatever of ours is left
         except ProcessLookupError:
             pass
+
+
+# ---------------------------------------------------------------- options and resources (no Ray)
+
+def test_saved_overrides_old_and_new_format():
+    from tune_bench.sweep.options import saved_overrides
+
+    assert saved_overrides({"overrides": {"n_train": 300}}) == {"n_train": 300}
+    assert saved_overrides({"extra": {"overrides": {"lr": 0.1}}}) == {"lr": 0.1}  # before #15
+    assert saved_overrides({"num_gpus": None}) is None
+
+
+def test_trial_reads_its_resources_from_tunes_context():
+    from types import SimpleNamespace
+
+    from tune_bench.sweep.trainable import granted_resources
+
+    def ctx(**granted):
+        factory = SimpleNamespace(required_resources=granted)
+        return SimpleNamespace(get_trial_resources=lambda: factory)
+
+    assert granted_resources(ctx(CPU=1.0)) == {"cpu": 1}
+    assert granted_resources(ctx(CPU=0.5, GPU=0.25, memory=0)) == {"cpu": 0.5, "gpu": 0.25}
+    assert granted_resources(ctx(CPU=2.0, GPU=0.0)) == {"cpu": 2}

@@ -33,8 +33,6 @@ from tune_bench.tune_dir import SPEC_FILE, flatten_config, read_saved_spec, tria
 
 MIN_FREE_BYTES = 200 * 2**20
 
-log = logging.getLogger("tune_bench")
-
 
 # --------------------------------------------------------------------------- pre-flight
 
@@ -309,16 +307,17 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
     if not path.is_dir():
         raise ExperimentError(f"{path}: no such experiment directory")
     saved = read_saved_spec(path)
-    o = saved["options"]
+    saved_options = saved["options"]
     import yaml
 
-    overrides = saved_overrides(o)
+    overrides = saved_overrides(saved_options)
     spec = parse_space(yaml.safe_load(saved["source_text"]), saved["source"], overrides)
+    if num_cpus is None:
+        num_cpus = saved_options.get("num_cpus")
     opts = SweepOptions(storage_path=str(path.parent), name=path.name,
-                        address=address or o.get("address"),
-                        data_dir=data_dir or o.get("data_dir"), progress=progress,
-                        num_cpus=num_cpus if num_cpus is not None else o.get("num_cpus"),
-                        overrides=overrides)
+                        address=address or saved_options.get("address"),
+                        data_dir=data_dir or saved_options.get("data_dir"), progress=progress,
+                        num_cpus=num_cpus, overrides=overrides)
     snapshot = tune_dir.read_snapshot(path)
     if snapshot.file is None:
         # Stopped after tune-bench saved the space but before Tune's first snapshot (a kill
@@ -330,7 +329,7 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
         known = {f.name for f in dataclasses.fields(SweepOptions)}
         given = ("storage_path", "name", "address", "data_dir", "progress", "num_cpus",
                  "overrides")
-        rerun = SweepOptions(**{**{k: v for k, v in o.items() if k in known},
+        rerun = SweepOptions(**{**{k: v for k, v in saved_options.items() if k in known},
                                 **{k: getattr(opts, k) for k in given}})
         (path / SPEC_FILE).unlink()
         return run_sweep(spec, rerun)
