@@ -37,14 +37,12 @@ def _log(rec: dict[str, Any]) -> None:
         f.write(json.dumps(rec) + "\n")
 
 
-def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
-                data_dir: str | None = None,
-                resources: dict[str, dict[str, float]] | None = None) -> None:
+def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) -> None:
     """tune-bench's run_trial, with the times of its phases logged."""
     t_enter = time.time()
     import tune_bench.train as tr
-    from tune_bench.config import trial_label
     from tune_bench.sweep import run_trial
+    from tune_bench.tune_dir import trial_label
 
     marks: dict[str, float] = {}
     orig = {"train_svm": tr.train_svm, "train_resnet": tr.train_resnet}
@@ -69,7 +67,7 @@ def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     tr.train_svm, tr.train_resnet = wrap("train_svm"), wrap("train_resnet")
     tune.report = timed_report
     try:
-        run_trial(config, datasets, data_dir, resources)
+        run_trial(config, datasets)
     finally:
         tr.train_svm, tr.train_resnet = orig["train_svm"], orig["train_resnet"]
         tune.report = report
@@ -77,14 +75,12 @@ def timed_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
               **marks, "t_exit": time.time()})
 
 
-def trivial_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
-                  data_dir: str | None = None,
-                  resources: dict[str, dict[str, float]] | None = None) -> None:
+def trivial_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) -> None:
     """A trial that does no work: one report, with the same data handed over as a real one."""
     t_enter = time.time()
     from ray import tune
 
-    from tune_bench.config import trial_label
+    from tune_bench.tune_dir import trial_label
 
     name = trial_label(config)
     t_report = time.time()

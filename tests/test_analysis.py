@@ -643,7 +643,7 @@ def test_error_line_from_real_traceback() -> None:
 def test_flatten_config_collisions() -> None:
     flat = an.flatten_config({"kernel": "rbf", "variant": {"kernel": "poly", "C": 2}})
     assert flat == {"kernel": "rbf", "C": 2}
-    from tune_bench.config import flatten_config
+    from tune_bench.tune_dir import flatten_config
 
     nested = {"seed": 3, "variant": {"seed": 0, "model": "resnet18", "lr": 0.1}}
     assert an.flatten_config(nested) == flatten_config(nested)

@@ -358,8 +358,8 @@ def test_sweep_checks_data_before_starting_ray(tmp_path: Path, capsys: pytest.Ca
                                                monkeypatch: pytest.MonkeyPatch, how: str):
     """`tune-bench sweep` on a broken dataset: exit 3 naming the file, decided before Ray is
     started (starting it costs seconds) and before the experiment directory is written."""
-    from tune_bench import sweep
     from tune_bench.cli import main
+    from tune_bench.sweep import run as sweep
 
     def no_ray(*_a: object, **_k: object) -> bool:
         raise AssertionError("Ray was started before the datasets were checked")

@@ -87,7 +87,7 @@ def test_param_space_puts_grid_points_under_variant():
 
 # ---------------------------------------------------------------- real sweeps
 
-def _light_trial(config, datasets=None, data_dir=None, resources=None):
+def _light_trial(config, datasets=None):
     """Stands in for a GPU trainer on a machine without CUDA: reports what it was granted."""
     import ray
     from ray import tune
@@ -147,6 +147,60 @@ def test_real_sweep_records_provenance_and_checkpoints(ray_session, tmp_path, ti
         run_sweep(spec, opts)
 
 
+def _epochs_trial(config, datasets=None):
+    """Reports a ResNet trial's epochs like run_trial (`final` and test_acc on the last one
+    only), with val_acc = lr: which trials ASHA stops does not depend on training."""
+    from ray import tune
+
+    from tune_bench.tune_dir import flatten_config
+
+    c = flatten_config(config)
+    for epoch in range(1, c["epochs"] + 1):
+        row = {"epoch": epoch, "val_acc": c["lr"]}
+        if epoch == c["epochs"]:
+            row.update(final=True, test_acc=c["lr"])
+        tune.report(row)
+
+
+ASHA_SPACE = textwrap.dedent("""
+    name: asha
+    metric: val_acc
+    fixed: {trainer: resnet, model: resnet18, dataset: mnist, n_train: 60, n_eval: 30,
+            epochs: 3, device: cpu}
+    axes: {lr: [0.9, 0.2, 0.3, 0.1]}
+    scheduler: {type: asha, max_t: 3, grace_period: 1, reduction_factor: 2}
+    max_concurrent: 1
+""")
+
+
+def test_sweep_with_trials_stopped_by_asha_exits_0(ray_session, tmp_path, tiny_root, capsys,
+                                                   monkeypatch):
+    """Issue 15: a sweep whose trials ASHA stopped early finished: exit 0, not 130
+    ("interrupted"); the summary line, `status` and the trials frame say which stopped early."""
+    from tune_bench.analysis import load_experiments
+    from tune_bench.cli import main
+    from tune_bench.sweep import run as sweep_run
+
+    monkeypatch.setattr(sweep_run, "run_trial", _epochs_trial)
+    space = tmp_path / "asha.yaml"
+    space.write_text(ASHA_SPACE)
+    main(["sweep", str(space), "--storage-path", str(tmp_path / "rr"), "--data-dir",
+          str(tiny_root), "--no-progress", "--no-tables"])  # exits (SystemExit) unless 0
+    out = capsys.readouterr()
+    assert "interrupted" not in out.err and "TERMINATED 4" in out.out, out
+    exp = tmp_path / "rr" / "asha"
+    df = load_experiments([exp]).set_index("lr")
+    early = df[df["stopped_early"]]
+    # run one at a time in grid order, 0.9 is never below ASHA's cutoff; the others are
+    assert df.loc[0.9, "epoch"] == 3 and not df.loc[0.9, "stopped_early"]
+    assert sorted(early.index) == [0.1, 0.2, 0.3] and set(early["epoch"]) == {1}
+    assert (df["state"] == "TERMINATED").all()
+    assert "; 3 stopped early (ASHA) at epoch 1" in out.out
+    main(["status", str(exp)])
+    status = capsys.readouterr().out
+    assert "4 trials: 4 TERMINATED; 3 stopped early (ASHA) at epoch 1" in status, status
+
+
 CLUSTER_SCRIPT = textwrap.dedent("""
     import sys
     from ray.cluster_utils import Cluster
@@ -191,3 +245,27 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path, tiny_root):
             os.killpg(head.pid, signal.SIGKILL)  # whatever of ours is left
         except ProcessLookupError:
             pass
+
+
+# ---------------------------------------------------------------- options and resources (no Ray)
+
+def test_saved_overrides_old_and_new_format():
+    from tune_bench.sweep.options import saved_overrides
+
+    assert saved_overrides({"overrides": {"n_train": 300}}) == {"n_train": 300}
+    assert saved_overrides({"extra": {"overrides": {"lr": 0.1}}}) == {"lr": 0.1}  # before #15
+    assert saved_overrides({"num_gpus": None}) is None
+
+
+def test_trial_reads_its_resources_from_tunes_context():
+    from types import SimpleNamespace
+
+    from tune_bench.sweep.trainable import granted_resources
+
+    def ctx(**granted):
+        factory = SimpleNamespace(required_resources=granted)
+        return SimpleNamespace(get_trial_resources=lambda: factory)
+
+    assert granted_resources(ctx(CPU=1.0)) == {"cpu": 1}
+    assert granted_resources(ctx(CPU=0.5, GPU=0.25, memory=0)) == {"cpu": 0.5, "gpu": 0.25}
+    assert granted_resources(ctx(CPU=2.0, GPU=0.0)) == {"cpu": 2}

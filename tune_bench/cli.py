@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 
 from tune_bench.errors import EXIT_INTERRUPTED, EXIT_TRIALS_FAILED, ConfigError, TuneBenchError
+from tune_bench.sweep.options import DEFAULT_MAX_FAILURES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ray Tune sweeps for ResNet and SVM studies, and their comparative tables.")
@@ -136,7 +137,8 @@ def sweep(
         help="Drop GPU trials, with a warning, when the cluster has no GPU.")] = False,
     cpus_per_trial: Annotated[float | None, typer.Option(min=0.01)] = None,
     gpus_per_trial: Annotated[float | None, typer.Option(min=0.0)] = None,
-    max_failures: Annotated[int, typer.Option(min=0, help="Retries of a failed trial.")] = 2,
+    max_failures: Annotated[int, typer.Option(
+        min=0, help="Retries of a failed trial.")] = DEFAULT_MAX_FAILURES,
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a value in every trial: --set n_train=500.")] = None,
@@ -163,8 +165,7 @@ def sweep(
                            data_dir=data_dir, max_concurrent=max_concurrent,
                            max_failures=max_failures, drop_gpu_trials=drop_gpu_trials,
                            num_cpus=num_cpus, progress=progress,
-                           keep_checkpoints=keep_checkpoints,
-                           extra={"overrides": overrides or None})
+                           keep_checkpoints=keep_checkpoints, overrides=overrides or None)
     outcome = sw.run_sweep(spec, opts)
     _finish(outcome, tables)
 
@@ -180,7 +181,7 @@ def _overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
-    from tune_bench.config import trial_label
+    from tune_bench.tune_dir import trial_label
 
     out.print(f"{spec.name}: {spec.n_trials} trial(s) from {spec.source} (dry run: nothing "
               "started)")
@@ -194,22 +195,14 @@ def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
                   markup=False)
 
 
-_warned: set[str] = set()
-
-
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
-                  line: Any = None) -> None:
-    """Python warnings (e.g. GPU trials dropped) as one line, when they happen."""
-    _warned.add(str(message))
-    err.print(f"warning: {message}", markup=False, highlight=False)
-
-
 def _finish(outcome: Any, tables: bool) -> None:
-    for n in outcome.notes:
-        if n not in _warned:
-            err.print(f"warning: {n}", markup=False, highlight=False)
+    """Print a sweep's notes (each once), states and tables; exit 130 when interrupted, 1 when
+    trials errored."""
+    for note in dict.fromkeys(outcome.notes):
+        err.print(f"warning: {note}", markup=False, highlight=False)
+    early = f"; {outcome.stopped_early}" if outcome.stopped_early else ""
     out.print(f"experiment: {outcome.path}  ({outcome.wall_s:.1f} s)  states: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(outcome.states.items())))
+              + ", ".join(f"{k} {v}" for k, v in sorted(outcome.states.items())) + early)
     if tables and outcome.states.get("TERMINATED"):
         from tune_bench.report import write_report
 
@@ -275,9 +268,6 @@ def analyze(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; turn tune-bench errors into one line and an exit code."""
-    import warnings
-
-    warnings.showwarning = _show_warning
     try:
         # Not standalone, typer *returns* the code of a typer.Exit (and 130 for Ctrl+C) instead
         # of exiting with it.

@@ -230,30 +230,3 @@ def _known(cls: type, trainer: str, d: dict[str, Any], where: str) -> dict[str, 
         elif k not in other:
             validate_value(trainer, k, v, where)  # raises: unknown key
     return out
-
-
-def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A trial's flat config: the grid point under `variant`, overridden by sampled axes."""
-    flat = dict(config.get("variant", {}))
-    flat.update({k: v for k, v in config.items() if k != "variant"})
-    return flat
-
-
-def trial_label(config: dict[str, Any]) -> str:
-    """A short readable name for a trial, e.g. resnet18-mnist-bs16-sgd-lr0.001-e2-cpu."""
-    c = flatten_config(config)
-    ds = {"mnist": "mnist", "fashion_mnist": "fmnist"}.get(c.get("dataset"), c.get("dataset"))
-    if c.get("trainer") == "svm":
-        parts = ["svm", c.get("kernel"), ds, f"C{c.get('C')}"]
-        parts += [f"d{c.get('degree')}"] if c.get("kernel") == "poly" else [f"g{c.get('gamma')}"]
-    else:
-        parts = [c.get("model"), ds, f"bs{c.get('batch_size')}", c.get("optimizer"),
-                 f"lr{_fmt(c.get('lr'))}", f"e{c.get('epochs')}"]
-        if c.get("loader") == "dataloader":
-            parts.append("pin" if c.get("pin_memory") else "nopin")
-    parts += [c.get("device"), f"s{c.get('seed')}"]
-    return "-".join(str(p) for p in parts)
-
-
-def _fmt(x: Any) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)

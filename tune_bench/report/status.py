@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from tune_bench import analysis as an
+from tune_bench import tune_dir
 
 
 def status_summary(path: str | Path) -> str:
@@ -16,6 +17,9 @@ def status_summary(path: str | Path) -> str:
     order = [s for s in an.STATES if s in counts] + [s for s in counts.index if s not in an.STATES]
     lines = [f"{df['experiment'].iloc[0]}: {len(df)} trials: "
              + ", ".join(f"{counts[s]} {s}" for s in order)]
+    early = an.numeric(df[df["stopped_early"]], "epoch").fillna(0)
+    if len(early):  # finished: the scheduler stopped them before their last epoch
+        lines[0] += "; " + tune_dir.stopped_early_text(early, tune_dir.scheduler_name(path))
     lines += [f"warning: {w}" for w in df.attrs.get("warnings", [])]
     lines.append(_best_so_far(df))
     errors = df[df["state"] == "ERROR"]

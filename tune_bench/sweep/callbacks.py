@@ -1,0 +1,97 @@
+"""Tune callbacks of a sweep: the live progress display and the pruning of finished trials'
+checkpoints."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+
+class RichProgress(tune.Callback):
+    """A Tune callback showing trials done / running / pending / errored, elapsed and ETA.
+
+    The rich display is made on first use and left out of pickling (Tune pickles callbacks with
+    the run config).
+    """
+
+    def __init__(self, total: int, enabled: bool = True, done: int = 0) -> None:
+        self.total, self.enabled, self.done, self.errored = total, enabled, done, 0
+        self.running: set[str] = set()
+        self._progress: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_progress": None, "running": set()}
+
+    def _refresh(self) -> None:
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[states]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(), disable=not self.enabled)
+            self._task = self._progress.add_task("trials", total=self.total, states="")
+            self._progress.start()
+        pending = max(self.total - self.done - self.errored - len(self.running), 0)
+        states = (f"done {self.done}  running {len(self.running)}  pending {pending}  "
+                  f"errored {self.errored}")
+        self._progress.update(self._task, completed=self.done + self.errored, states=states)
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.running.add(trial.trial_id)
+        self._refresh()
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.running.discard(trial.trial_id)
+        self.done += 1
+        self._refresh()
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.running.discard(trial.trial_id)
+        self.errored += 1
+        self._refresh()
+
+    def on_experiment_end(self, trials, **info) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class PruneFinishedCheckpoints(tune.Callback):
+    """Delete the checkpoints of finished trials once Tune's snapshot knows they finished.
+
+    A finished trial is never run again, so its checkpoint (model and optimizer state: about
+    300 MB for a ResNet-50 with Adam) only costs disk. It is removed `grace_s` after the
+    trial completed (several experiment snapshots later), and at the end of the sweep.
+    """
+
+    def __init__(self, grace_s: float = 30.0) -> None:
+        self.grace_s = grace_s
+        self.pending: dict[str, tuple[float, str]] = {}
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        # trial.path: the trial's directory in the storage path (pruned only when local)
+        self.pending[trial.trial_id] = (time.monotonic(), trial.path or "")
+
+    def on_step_end(self, iteration, trials, **info) -> None:
+        self._prune(time.monotonic() - self.grace_s)
+
+    def on_experiment_end(self, trials, **info) -> None:
+        self._prune(float("inf"))
+
+    def _prune(self, older_than: float) -> None:
+        for tid, (t, path) in list(self.pending.items()):
+            if t <= older_than:
+                for d in Path(path).glob("checkpoint_*") if path else []:
+                    shutil.rmtree(d, ignore_errors=True)
+                del self.pending[tid]

@@ -1,0 +1,32 @@
+"""A sweep's options (no Ray needed: the command line reads its defaults from here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MAX_FAILURES = 2
+
+
+@dataclass
+class SweepOptions:
+    """What a sweep needs besides its search space; saved with the experiment for resume."""
+
+    storage_path: str = "ray_results"
+    name: str | None = None
+    address: str | None = None
+    data_dir: str | None = None
+    max_concurrent: int | None = None
+    max_failures: int = DEFAULT_MAX_FAILURES
+    drop_gpu_trials: bool = False
+    num_cpus: int | None = None
+    progress: bool = True
+    keep_checkpoints: bool = False
+    overrides: dict[str, Any] | None = None  # the command line's --set, applied to the space
+
+
+def saved_overrides(options: dict[str, Any]) -> dict[str, Any] | None:
+    """The overrides of a saved sweep's options (saved as `extra.overrides` before issue 15)."""
+    if "overrides" in options:
+        return options["overrides"]
+    return (options.get("extra") or {}).get("overrides")

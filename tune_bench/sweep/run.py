@@ -1,0 +1,353 @@
+"""Run and resume a sweep: options, pre-flight checks, Ray session, Tuner, restore, outcome.
+
+The datasets a sweep needs are decoded once by the driver and handed to every trial through
+the object store (`handover`). What a sweep left behind is read back with `tune_dir`, the same
+reader `status` and `analyze` use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from tune_bench import tune_dir
+from tune_bench.errors import ConfigError, ExperimentError, ResourceError
+from tune_bench.space import SweepSpec, parse_space
+from tune_bench.sweep import ray_internals
+from tune_bench.sweep.callbacks import PruneFinishedCheckpoints, RichProgress
+from tune_bench.sweep.handover import data_key, decode_datasets, put_datasets
+from tune_bench.sweep.options import SweepOptions, saved_overrides
+from tune_bench.sweep.trainable import run_trial
+from tune_bench.tune_dir import SPEC_FILE, flatten_config, read_saved_spec, trial_label
+
+MIN_FREE_BYTES = 200 * 2**20
+
+
+# --------------------------------------------------------------------------- pre-flight
+
+
+def check_storage(path: Path) -> None:
+    """Fail before any trial starts when the storage path is unwritable or nearly full."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".tune_bench_write_test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise ResourceError(f"storage path {path}: not writable ({e.strerror or e})") from None
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        raise ResourceError(f"storage path {path}: only {free / 2**20:.0f} MiB free "
+                            f"(need at least {MIN_FREE_BYTES / 2**20:.0f} MiB)")
+
+
+def plan_resources(spec: SweepSpec, cluster: dict[str, float], nodes: list[dict[str, float]],
+                   drop_gpu: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """Check every trial's request against the cluster; returns (points kept, notes).
+
+    Tune would leave a trial that no node can host PENDING forever, so such a request is an
+    error here, before anything starts: GPU trials on a cluster without GPUs (or dropped, with a
+    note, when `drop_gpu` is set) and requests larger than the biggest node.
+    """
+    kept, notes = [], []
+    gpus = cluster.get("GPU", 0)
+    dropped = [p for p in spec.points if spec.resources_for(p).get("gpu", 0) > 0 and gpus <= 0]
+    if dropped and not drop_gpu:
+        raise ResourceError(
+            f"{len(dropped)} trial(s) ask for a GPU but the Ray cluster has none "
+            f"(first: {trial_label(dropped[0])}); use a cluster with GPUs or --drop-gpu-trials")
+    if dropped:
+        notes.append(f"dropped {len(dropped)} GPU trial(s): the Ray cluster has no GPU")
+    for p in spec.points:
+        if p in dropped:
+            continue
+        req = spec.resources_for(p)
+        if not any(_fits(req, n) for n in nodes):
+            biggest = max(nodes, key=lambda n: n.get("CPU", 0)) if nodes else {}
+            raise ResourceError(
+                f"trial {trial_label(p)} asks for {req} but no node has that much "
+                f"(largest node: CPU={biggest.get('CPU', 0):g}, GPU={biggest.get('GPU', 0):g})")
+        kept.append(p)
+    if not kept:
+        raise ResourceError("no trial left to run after dropping GPU trials")
+    return kept, notes
+
+
+def _fits(req: dict[str, float], node: dict[str, float]) -> bool:
+    return req.get("cpu", 0) <= node.get("CPU", 0) and req.get("gpu", 0) <= node.get("GPU", 0)
+
+
+# --------------------------------------------------------------------------- Ray session
+
+
+def start_ray(opts: SweepOptions) -> bool:
+    """Start Ray locally (loopback only, no dashboard) or join `opts.address`.
+
+    Returns True when this call started Ray (and so must shut it down).
+    """
+    if ray.is_initialized():
+        return False
+    # Trials' own output stays in Ray's logs; errors reach the user through Tune's error.txt.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+                              "log_to_driver": False}
+    if opts.address:
+        try:
+            ray.init(address=opts.address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise ResourceError(f"--address {opts.address}: cannot join the Ray cluster "
+                                f"({str(e).splitlines()[0]})") from None
+        return True
+    ray_internals.loopback_only()
+    ray_internals.quiet_token_warning()
+    # address="local": always a new local instance. Without it ray.init() joins whatever cluster
+    # /tmp/ray/ray_current_cluster names (another user's `ray start` or test cluster), and the
+    # sweep then runs on, and dies with, someone else's cluster.
+    ray.init(address="local", num_cpus=opts.num_cpus, _node_ip_address="127.0.0.1",
+             dashboard_host="127.0.0.1", **kwargs)
+    return True
+
+
+def cluster_view() -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Total resources and each alive node's resources."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    return dict(ray.cluster_resources()), nodes
+
+
+def _shutdown() -> None:
+    ray.shutdown()
+
+
+# --------------------------------------------------------------------------- building the Tuner
+
+
+def build_trainable(spec: SweepSpec, datasets: dict[str, Any], fn: Any = None):
+    """`fn` (default run_trial) with its datasets attached and its resources requested by
+    device (`spec.resources_for`); the trial reads what it was granted from Tune's context."""
+    trainable = tune.with_parameters(fn or run_trial, datasets=datasets)
+    return tune.with_resources(trainable,
+                               lambda config: spec.resources_for(flatten_config(config)))
+
+
+def param_space(spec: SweepSpec, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tune's param_space: the grid points under `variant`, random axes at the top level."""
+    space: dict[str, Any] = {}
+    for key, ax in spec.random_axes.items():
+        fn = {"choice": tune.choice, "uniform": tune.uniform, "loguniform": tune.loguniform,
+              "randint": tune.randint}[ax.kind]
+        space[key] = fn(list(ax.args)) if ax.kind == "choice" else fn(*ax.args)
+    if spec.search.get("type", "basic") == "optuna":
+        fixed = {k: v for k, v in points[0].items() if k not in space}
+        return {**fixed, **space}
+    space["variant"] = tune.grid_search(points) if len(points) > 1 else points[0]
+    return space
+
+
+def _scheduler(spec: SweepSpec):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    s = dict(spec.scheduler)
+    kind = s.pop("type", "fifo")
+    if kind == "fifo":
+        return FIFOScheduler()
+    metric = s.pop("metric", "val_acc" if spec.metric == "test_acc" else spec.metric)
+    return ASHAScheduler(time_attr="training_iteration", metric=metric, mode=spec.mode, **s)
+
+
+def _searcher(spec: SweepSpec):
+    s = dict(spec.search)
+    if s.pop("type", "basic") != "optuna":
+        return None
+    try:
+        from ray.tune.search.optuna import OptunaSearch
+    except ImportError:
+        raise ConfigError(f"{spec.source}: search.type: optuna needs the optuna package "
+                          "(pip install 'tune-bench[optuna]')") from None
+    return OptunaSearch(metric=spec.metric, mode=spec.mode, **s)
+
+
+def make_run_config(name: str, storage: Path, opts: SweepOptions, callbacks: list) -> Any:
+    return tune.RunConfig(
+        name=name, storage_path=str(storage),
+        failure_config=tune.FailureConfig(max_failures=opts.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        callbacks=callbacks, verbose=0,
+    )
+
+
+# --------------------------------------------------------------------------- outcome
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep or resume left behind."""
+
+    path: Path
+    n_trials: int
+    states: dict[str, int]
+    errored: list[tuple[str, str]]  # (trial directory, its one-line error)
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)  # for the user, each said once
+    wall_s: float = 0.0
+    stopped_early: str = ""  # e.g. "2 stopped early (ASHA) at epoch 1"
+
+    @property
+    def ok(self) -> bool:
+        return not self.errored and not self.interrupted and \
+            self.states.get("TERMINATED", 0) == self.n_trials
+
+
+def read_outcome(path: Path, wall_s: float, notes: list[str],
+                 interrupted: bool = False) -> SweepOutcome:
+    """The outcome of the sweep in `path`, from the trial states Tune saved.
+
+    Tune writes its experiment state once more when `Tuner.fit()` returns, also when it was
+    interrupted (Ctrl+C: Tune catches SIGINT and returns). Trials it left pending, running or
+    paused mean an interrupted sweep. A trial the scheduler stopped early is TERMINATED:
+    finished, not interrupted.
+    """
+    try:
+        trials, _ = tune_dir.read_experiment(path)
+    except ExperimentError:  # stopped before Tune recorded any trial
+        return SweepOutcome(path, 0, {}, [], interrupted=True, notes=notes, wall_s=wall_s)
+    states = dict(Counter(t.state for t in trials))
+    errored = [(t.dirname, t.error or "unknown error") for t in trials if t.state == "ERROR"]
+    unfinished = any(t.state not in ("TERMINATED", "ERROR") for t in trials)
+    early = tune_dir.stopped_early_text((int(t.last.get("epoch") or 0) for t in trials
+                                         if t.stopped_early), tune_dir.scheduler_name(path))
+    return SweepOutcome(path, len(trials), states, errored, interrupted or unfinished,
+                        notes, wall_s, early)
+
+
+def _fit(tuner: Any, path: Path, notes: list[str]) -> SweepOutcome:
+    t0 = time.perf_counter()
+    try:
+        tuner.fit()
+    except KeyboardInterrupt:  # a second Ctrl+C, while Tune was saving its state
+        return read_outcome(path, time.perf_counter() - t0, notes, interrupted=True)
+    return read_outcome(path, time.perf_counter() - t0, notes)
+
+
+# --------------------------------------------------------------------------- run, resume
+
+
+def save_spec(path: Path, spec: SweepSpec, opts: SweepOptions, points: list[dict]) -> None:
+    """Record the validated space, the file's text and the options, so resume can rebuild."""
+    src = Path(spec.source)
+    options = {k: v for k, v in opts.__dict__.items() if k != "progress"}
+    if options.get("data_dir"):  # resume may run from another working directory
+        options["data_dir"] = str(Path(options["data_dir"]).expanduser().resolve())
+    data = {"spec": spec.to_dict(), "points": points,
+            "source": spec.source, "source_text": src.read_text() if src.is_file() else None,
+            "options": options,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path.mkdir(parents=True, exist_ok=True)
+    (path / SPEC_FILE).write_text(json.dumps(data, indent=1, default=str))
+
+
+def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> SweepOutcome:
+    """Run `spec` as a Ray Tune sweep; returns its outcome (errors raise TuneBenchError).
+
+    `trainable_fn` replaces run_trial (tests use a light one where CUDA would be needed).
+    """
+    storage = Path(opts.storage_path).resolve()
+    name = opts.name or spec.name
+    path = storage / name
+    check_storage(storage)
+    if path.exists() and (path / SPEC_FILE).exists():
+        raise ExperimentError(f"experiment {path} exists already: resume it with "
+                              f"'tune-bench resume {path}' or choose another --name")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # num_to_keep=1 forces a snapshot after each checkpoint (what makes resume exact); with
+    # short epochs Tune warns about it on every epoch.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    splits = decode_datasets(spec.points, opts.data_dir)
+    started = start_ray(opts)
+    try:
+        cluster, nodes = cluster_view()
+        points, notes = plan_resources(spec, cluster, nodes, opts.drop_gpu_trials)
+        used = set(map(data_key, points))
+        datasets = put_datasets({k: v for k, v in splits.items() if k in used})
+        save_spec(path, spec, opts, points)
+        progress = RichProgress(len(points) * spec.tune_num_samples, opts.progress)
+        tuner = tune.Tuner(
+            build_trainable(spec, datasets, trainable_fn),
+            param_space=param_space(spec, points),
+            tune_config=tune.TuneConfig(
+                num_samples=spec.tune_num_samples, scheduler=_scheduler(spec),
+                search_alg=_searcher(spec),
+                max_concurrent_trials=opts.max_concurrent or spec.max_concurrent,
+                reuse_actors=True, trial_name_creator=lambda t: trial_label(t.config),
+                trial_dirname_creator=lambda t: f"{trial_label(t.config)}_{t.trial_id}"),
+            run_config=make_run_config(name, storage, opts, [progress, *(
+                [] if opts.keep_checkpoints else [PruneFinishedCheckpoints()])]),
+        )
+        return _fit(tuner, path, notes)
+    finally:
+        if started:
+            _shutdown()
+
+
+def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | None = None,
+                 address: str | None = None, progress: bool = True,
+                 num_cpus: int | None = None) -> SweepOutcome:
+    """Continue an interrupted sweep with Tuner.restore: finished trials are kept."""
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise ExperimentError(f"{path}: no such experiment directory")
+    saved = read_saved_spec(path)
+    saved_options = saved["options"]
+    import yaml
+
+    overrides = saved_overrides(saved_options)
+    spec = parse_space(yaml.safe_load(saved["source_text"]), saved["source"], overrides)
+    if num_cpus is None:
+        num_cpus = saved_options.get("num_cpus")
+    opts = SweepOptions(storage_path=str(path.parent), name=path.name,
+                        address=address or saved_options.get("address"),
+                        data_dir=data_dir or saved_options.get("data_dir"), progress=progress,
+                        num_cpus=num_cpus, overrides=overrides)
+    snapshot = tune_dir.read_snapshot(path)
+    if snapshot.file is None:
+        # Stopped after tune-bench saved the space but before Tune's first snapshot (a kill
+        # during start-up): with no trial directory either, nothing ran, so run the sweep from
+        # the start with its saved options.
+        if any(p.is_dir() for p in path.iterdir()):
+            raise ExperimentError(f"{path}: stopped before Tune saved any state, so there is "
+                                  "nothing to resume; delete it and run the sweep again")
+        known = {f.name for f in dataclasses.fields(SweepOptions)}
+        given = ("storage_path", "name", "address", "data_dir", "progress", "num_cpus",
+                 "overrides")
+        rerun = SweepOptions(**{**{k: v for k, v in saved_options.items() if k in known},
+                                **{k: getattr(opts, k) for k in given}})
+        (path / SPEC_FILE).unlink()
+        return run_sweep(spec, rerun)
+    if not tune.Tuner.can_restore(str(path)):
+        raise ExperimentError(f"{path}: no Tune experiment state to restore from")
+    expected = len(saved["points"]) * spec.tune_num_samples
+    statuses = snapshot.statuses()
+    if len(statuses) == expected and set(statuses) == {"TERMINATED"}:
+        return SweepOutcome(path, expected, {"TERMINATED": expected}, [],
+                            notes=[f"nothing to resume: all {expected} trials of {path} "
+                                   "finished"])
+    splits = decode_datasets(saved["points"], opts.data_dir)
+    started = start_ray(opts)
+    try:
+        datasets = put_datasets(splits)
+        tuner = tune.Tuner.restore(str(path), trainable=build_trainable(spec, datasets),
+                                   resume_unfinished=True, resume_errored=retry_errored)
+        return _fit(tuner, path, [])
+    finally:
+        if started:
+            _shutdown()

@@ -1,0 +1,161 @@
+"""The function trainable every trial runs, and its recovery from checkpoints after a kill.
+
+A trial gets its decoded dataset from the driver (`handover`), reads the resources Tune granted
+it from its own context, and reports every ResNet epoch with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from tune_bench import tune_dir
+from tune_bench.sweep import ray_internals
+from tune_bench.sweep.handover import data_key
+from tune_bench.tune_dir import flatten_config, trial_label
+
+STATE_FILE = "state.pt"
+DONE_MARKER = "COMPLETE"
+
+
+def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) -> None:
+    """Tune function trainable: train one ResNet or SVM and report to Tune.
+
+    ResNet trials report every epoch with a checkpoint and, when restarted, continue from the
+    newest complete checkpoint (Tune's, or a newer one found in the trial directory).
+    """
+    import torch
+
+    from tune_bench.config import ResNetConfig, SVMConfig
+    from tune_bench.train import train_resnet, train_svm
+
+    trial_config = flatten_config(config)
+    ctx = tune.get_context()
+    resources = granted_resources(ctx)
+    threads = max(1, int(resources.get("cpu", 1)))
+    split = _handed_over_split(trial_config, datasets or {})
+    provenance = {"node_id": ray.get_runtime_context().get_node_id(),
+                  "hostname": socket.gethostname(), "resources": resources,
+                  "trial_name": trial_label(config), "data_from": "driver",
+                  "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+
+    if trial_config["trainer"] == "svm":
+        metrics = train_svm(SVMConfig.from_dict(trial_config), split, threads=threads)
+        tune.report({**metrics, **provenance})
+        return
+
+    cfg = ResNetConfig.from_dict(trial_config)
+    state, restored_from, known = _load_newest_state(
+        tune.get_checkpoint(), ray_internals.storage_trial_dir(ctx))
+    provenance["restored_from_epoch"] = state["epoch"] if state else 0
+    provenance["restored_from"] = restored_from
+    if state is not None:
+        # The trial's result.json holds the epochs of the checkpoint Tune knows (`known`), or
+        # one more (Tune logs a result before it registers the result's checkpoint). Epochs of
+        # a newer checkpoint found on disk that it lacks are reported again from the
+        # checkpoint's history, so that result.json holds every epoch once. The last epoch
+        # train_resnet reports itself.
+        done = max(known, _recorded_epochs(ctx))
+        if state["epoch"] >= cfg.epochs and done >= cfg.epochs:
+            return  # killed after its final row was recorded: finished, nothing to report again
+        for row in state["history"][done:min(state["epoch"], cfg.epochs - 1)]:
+            tune.report({**row, **provenance, "replayed": True})
+
+    def on_epoch(metrics: dict[str, Any], st: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(st, Path(d) / STATE_FILE)
+            (Path(d) / DONE_MARKER).write_text(str(st["epoch"]))
+            tune.report({**metrics, **provenance}, checkpoint=tune.Checkpoint.from_directory(d))
+
+    train_resnet(cfg, split, on_epoch=on_epoch, resume_state=state, threads=threads)
+
+
+def granted_resources(ctx: Any) -> dict[str, float]:
+    """The CPUs and GPUs Tune granted this trial, e.g. {"cpu": 1} or {"cpu": 0.5, "gpu": 0.5}."""
+    granted = ctx.get_trial_resources().required_resources
+    out = {}
+    for key in ("CPU", "GPU"):
+        amount = float(granted.get(key) or 0)
+        if amount > 0:
+            out[key.lower()] = int(amount) if amount.is_integer() else amount
+    return out
+
+
+def _handed_over_split(trial_config: dict[str, Any], datasets: dict[str, Any]) -> Any:
+    """The decoded split the driver put in the object store for this trial."""
+    key = data_key(trial_config)
+    if key not in datasets:
+        raise KeyError(f"no decoded dataset {key} was handed over to the trial "
+                       f"(have: {', '.join(sorted(datasets)) or 'none'})")
+    split = datasets[key]
+    return ray.get(split) if isinstance(split, ray.ObjectRef) else split  # zero-copy
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    import torch
+
+    if not (path / DONE_MARKER).exists() or not (path / STATE_FILE).exists():
+        return None
+    try:
+        return torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+    except Exception:  # a checkpoint cut short by a kill: skip it
+        return None
+
+
+def _recorded_epochs(ctx: Any) -> int:
+    """The last epoch in the trial's result.json as the driver is writing it, when the driver
+    runs on this node (0 when it cannot be read)."""
+    staging = ray_internals.driver_staging_dir(ctx)
+    if staging is None:
+        return 0
+    last = 0
+    for row in tune_dir.read_results(staging):
+        try:
+            last = max(last, int(row.get("epoch") or 0))
+        except (ValueError, TypeError):
+            continue
+    return last
+
+
+def _marked_epoch(path: Path) -> int:
+    try:
+        return int((path / DONE_MARKER).read_text())
+    except (OSError, ValueError):
+        return -1
+
+
+def _load_newest_state(ckpt: Any, trial_dir: str | None
+                       ) -> tuple[dict[str, Any] | None, str, int]:
+    """The newest complete training state: Tune's checkpoint or a newer one on disk.
+
+    Returns (state, where it came from, the epoch of Tune's checkpoint or 0). After a hard kill
+    of the driver, Tune's experiment snapshot can lag behind the checkpoints already persisted
+    in the trial directory; those are complete when their marker exists. Checkpoint numbers
+    restart when Tune restarts a trial it knew no checkpoint of, so the epoch in the marker,
+    not the directory name, says which is newest.
+    """
+    best, where = None, ""
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            best, where = _read_state(Path(d)), "tune"
+    known = best["epoch"] if best else 0
+    if trial_dir and Path(trial_dir).is_dir():
+        found = sorted(((_marked_epoch(d), d) for d in Path(trial_dir).glob("checkpoint_*")),
+                       reverse=True)
+        for epoch, d in found:
+            if epoch <= known:
+                break
+            st = _read_state(d)
+            if st is not None:
+                best, where = st, f"disk:{d.name}"
+                break
+    return best, where, known

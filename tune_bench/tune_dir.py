@@ -1,0 +1,338 @@
+"""The one reader of an experiment directory as Ray Tune 2.60 writes it (no Ray, no pickles).
+
+Layout (checked against Ray Tune 2.60):
+
+- `experiment_state-<date>.json`: `{"trial_data": [[info_json, runtime_json], ...], ...}`; each
+  `info_json` is itself a JSON string with `trial_id`, `status`, `relative_logdir` and `config`.
+  The newest file (by the date in its name) wins; pickled fields inside it are left alone. Tune
+  rewrites it every few seconds and once more when `Tuner.fit()` ends, also when interrupted.
+- one directory per trial: `params.json`, `result.json` (one JSON object per line),
+  `progress.csv`, `error.txt` when it errored. Pending trials have an empty directory.
+- `tune_bench_spec.json`: tune-bench's own record of the sweep (its space and options).
+
+Trial states (`trial_state`): Tune's status from the snapshot when there is one; without it,
+ERROR when error.txt exists, TERMINATED when the last result says `final`/`done`, INCOMPLETE
+with results, PENDING without. A TERMINATED ResNet trial whose last result lacks `final` was
+stopped early by the scheduler (ASHA): it is finished, not interrupted (`stopped_early`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tune_bench.errors import ExperimentError
+
+try:  # optional: a faster JSON parser; the stdlib is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+SPEC_FILE = "tune_bench_spec.json"
+STATES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "INCOMPLETE")
+# Tune statuses of a trial that has not finished: left so by an interrupted `Tuner.fit()`.
+UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
+
+_TRIAL_ID_RE = re.compile(r"_([0-9a-f]{5}_\d{5})(?:_|$)")
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_EXC_RE = re.compile(
+    r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning|Failure|Killed)\w*(\(.*?\))?(:|$)"
+)
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def flatten_config(config: dict) -> dict[str, Any]:
+    """A trial's flat config: nested dicts become plain keys (`{"variant": {"C": 2}}` -> `C`).
+
+    A shallower key overrides a nested one of the same name: sampled axes at the top level
+    override the grid point tune-bench puts under `variant`.
+    """
+    if not any(isinstance(v, dict) for v in config.values()):
+        return dict(config)
+    out: dict[str, Any] = {}
+    for path, value in sorted(_walk(config), key=lambda pv: pv[0].count(".")):
+        out.setdefault(path.rsplit(".", 1)[-1], value)
+    return out
+
+
+def _walk(d: dict, parent: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in d.items():
+        path = f"{parent}.{key}" if parent else str(key)
+        if isinstance(value, dict) and value and value.get("_type") != "CLOUDPICKLE_FALLBACK":
+            yield from _walk(value, path)
+        else:
+            yield path, value
+
+
+def trial_label(config: dict[str, Any]) -> str:
+    """A short readable name for a trial, e.g. resnet18-mnist-bs16-sgd-lr0.001-e2-cpu-s0."""
+    c = flatten_config(config)
+    ds = {"mnist": "mnist", "fashion_mnist": "fmnist"}.get(c.get("dataset"), c.get("dataset"))
+    if c.get("trainer") == "svm":
+        parts = ["svm", c.get("kernel"), ds, f"C{c.get('C')}"]
+        parts += [f"d{c.get('degree')}"] if c.get("kernel") == "poly" else [f"g{c.get('gamma')}"]
+    else:
+        parts = [c.get("model"), ds, f"bs{c.get('batch_size')}", c.get("optimizer"),
+                 f"lr{_fmt(c.get('lr'))}", f"e{c.get('epochs')}"]
+        if c.get("loader") == "dataloader":
+            parts.append("pin" if c.get("pin_memory") else "nopin")
+    parts += [c.get("device"), f"s{c.get('seed')}"]
+    return "-".join(str(p) for p in parts)
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+# --------------------------------------------------------------------------- state rules
+
+
+def trial_state(status: str | None, results: list[dict], error_text: str | None) -> str:
+    """Tune's status when the snapshot has one, else inferred from the trial's files."""
+    if isinstance(status, str) and status:
+        return status
+    if error_text is not None:
+        return "ERROR"
+    if results and (results[-1].get("final") or results[-1].get("done")):
+        return "TERMINATED"
+    return "INCOMPLETE" if results else "PENDING"
+
+
+def is_stopped_early(state: str, config: dict[str, Any], results: list[dict]) -> bool:
+    """A TERMINATED ResNet trial (flat config) whose last result lacks `final`: the scheduler
+    stopped it before its last epoch."""
+    return (state == "TERMINATED" and config.get("trainer") == "resnet" and bool(results)
+            and not results[-1].get("final"))
+
+
+def error_line(text: str) -> str | None:
+    """The exception line of an error (error.txt): the last `SomethingError: ...` line."""
+    lines = [_ANSI_RE.sub("", ln).rstrip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln.strip()]
+    for ln in reversed(lines):
+        if _EXC_RE.match(ln.strip()):
+            return ln.strip()
+    for ln in reversed(lines):
+        if not ln[0].isspace() and not ln.startswith(("Failure #", "Traceback")):
+            return ln.strip()
+    return lines[0].strip() if lines else None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def loads(data: bytes | str) -> Any:
+    """json.loads, through orjson when it is installed (it rejects NaN: then the stdlib)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
+def _read_bytes(p: str) -> bytes | None:
+    try:
+        with open(p, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def read_text(p: str | Path) -> str | None:
+    """A file's text (undecodable bytes replaced), None when it does not exist."""
+    data = _read_bytes(str(p))
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_params(trial_dir: str) -> dict | None:
+    """The trial's params.json (its config as Tune saved it)."""
+    data = _read_bytes(os.path.join(trial_dir, "params.json"))
+    if not data:
+        return None
+    try:
+        value = loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_results(trial_dir: str) -> list[dict]:
+    """result.json rows (a torn last line is skipped); progress.csv when result.json is absent."""
+    data = _read_bytes(os.path.join(trial_dir, "result.json"))
+    if data is None or not data.strip():
+        return _read_progress_csv(os.path.join(trial_dir, "progress.csv"))
+    rows: list[dict] = []
+    for line in data.splitlines():
+        if line.strip():
+            try:
+                row = loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def _read_progress_csv(p: str) -> list[dict]:
+    text = read_text(p)
+    if not text:
+        return []
+    return [{k: _parse_scalar(v) for k, v in rec.items() if k is not None}
+            for rec in csv.DictReader(text.splitlines())]
+
+
+def _parse_scalar(v: str | None) -> Any:
+    if v is None or v == "":
+        return None
+    if v in ("True", "False"):
+        return v == "True"
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v
+
+
+def read_saved_spec(path: Path) -> dict[str, Any]:
+    """tune-bench's record of the sweep in `path` (ExperimentError when absent or unreadable)."""
+    f = Path(path) / SPEC_FILE
+    if not f.exists():
+        raise ExperimentError(f"{path}: not a tune-bench experiment (no {SPEC_FILE})")
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise ExperimentError(f"{f}: unreadable ({e.msg})") from None
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+@dataclass
+class Snapshot:
+    """Tune's newest experiment_state-*.json: trial info by trial directory name."""
+
+    file: Path | None = None  # None: Tune saved no snapshot (yet)
+    trials: dict[str, dict[str, Any]] | None = None  # None: no file, or unreadable
+    problem: str | None = None  # why the file could not be read
+
+    def statuses(self) -> list[str]:
+        return [t["status"] for t in (self.trials or {}).values()]
+
+    def unfinished(self) -> list[str]:
+        """Trial directories Tune left pending, running or paused (an interrupted sweep)."""
+        return [d for d, t in (self.trials or {}).items() if t["status"] in UNFINISHED]
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    """The newest experiment_state-*.json in `path` (trial id, status and config per trial)."""
+    files = sorted(Path(path).glob("experiment_state-*.json"))
+    if not files:
+        return Snapshot()
+    newest = files[-1]
+    try:
+        data = loads(newest.read_bytes())
+        trials: dict[str, dict[str, Any]] = {}
+        for pair in data["trial_data"]:
+            info = loads(pair[0]) if isinstance(pair[0], str) else pair[0]
+            logdir = info.get("relative_logdir") or info["trial_id"]
+            trials[logdir] = {"trial_id": info.get("trial_id"), "status": info.get("status"),
+                              "config": info.get("config")}
+        return Snapshot(newest, trials)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return Snapshot(newest, None, f"{newest}: unreadable ({exc})")
+
+
+# --------------------------------------------------------------------------- trials
+
+
+@dataclass
+class TrialRecord:
+    """One trial as read from disk."""
+
+    dirname: str
+    path: str
+    trial_id: str
+    state: str
+    error: str | None  # the one-line error of error.txt
+    config: dict[str, Any]  # flat
+    results: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.results[-1] if self.results else {}
+
+
+def read_trial(path: str, dirname: str, meta: dict | None = None) -> TrialRecord | None:
+    """The trial in directory `path` (`meta`: its snapshot entry); None if it is not one."""
+    results = read_results(path)
+    error_text = read_text(os.path.join(path, "error.txt"))
+    config = meta.get("config") if meta else None
+    if not isinstance(config, dict):
+        config = read_params(path)
+    if config is None and results:
+        config = results[-1].get("config")
+    id_match = _TRIAL_ID_RE.search(dirname)
+    if meta is None and not results and config is None and error_text is None and not id_match:
+        return None
+    last = results[-1] if results else {}
+    trial_id = (meta or {}).get("trial_id") or last.get("trial_id")
+    trial_id = trial_id or (id_match.group(1) if id_match else dirname)
+    flat = flatten_config(config or {})
+    state = trial_state((meta or {}).get("status"), results, error_text)
+    return TrialRecord(dirname, path, trial_id, state,
+                       error_line(error_text) if error_text else None, flat, results,
+                       is_stopped_early(state, flat, results))
+
+
+def read_experiment(path: Path) -> tuple[list[TrialRecord], list[str]]:
+    """Every trial of the experiment in `path`, by directory name; and warnings.
+
+    Raises ExperimentError (one line naming `path`) when it is not an experiment directory.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ExperimentError(f"{path}: not an experiment directory (no such directory)")
+    entries = list(os.scandir(path))
+    if not entries:
+        raise ExperimentError(f"{path}: no trials (empty directory)")
+    snap = read_snapshot(path)
+    warnings = [f"{snap.problem}; trial states inferred from trial files"] if snap.problem else []
+    marked = snap.file is not None or any(e.name in ("tuner.pkl", SPEC_FILE) for e in entries)
+    meta_by_dir = snap.trials or {}
+    dirs = {e.name for e in entries if e.is_dir()} | set(meta_by_dir)
+    trials = [t for name in sorted(dirs)
+              if (t := read_trial(os.path.join(str(path), name), name, meta_by_dir.get(name)))]
+    if not trials:
+        if marked:
+            raise ExperimentError(f"{path}: no trials in this experiment")
+        raise ExperimentError(f"{path}: not a Ray Tune experiment directory "
+                              "(no experiment_state-*.json and no trial directories)")
+    return trials, warnings
+
+
+def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None) -> str:
+    """e.g. "3 stopped early (ASHA) at epochs 1-2" for the last epochs of stopped trials."""
+    at = sorted(int(e) for e in epochs)
+    if not at:
+        return ""
+    by = f" ({scheduler})" if scheduler else ""
+    where = f"epoch {at[0]}" if at[0] == at[-1] else f"epochs {at[0]}-{at[-1]}"
+    return f"{len(at)} stopped early{by} at {where}"
+
+
+def scheduler_name(path: Path) -> str | None:
+    """The scheduler of a tune-bench sweep as its users name it (ASHA), from its saved spec."""
+    try:
+        kind = read_saved_spec(path)["spec"]["scheduler"].get("type")
+    except (ExperimentError, KeyError, TypeError, AttributeError, OSError):
+        return None
+    return {"asha": "ASHA", "fifo": "FIFO"}.get(kind, kind)
