@@ -110,6 +110,17 @@ class TrialValueError(ConfigError):
         self.unknown_key = unknown_key
 
 
+def unknown_key(key: str, trainers: list[str]) -> TrialValueError:
+    """'unknown key for the svm trainer (known: ...); did you mean C?'."""
+    known = sorted({k for t in trainers for k in TRIAL_MODELS[t].model_fields})
+    near = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {near[0]}?" if near else ""
+    whose = f"the {trainers[0]} trainer" if len(trainers) == 1 else \
+        f"the {' and '.join(trainers)} trainers"
+    return TrialValueError(key, f"unknown key for {whose} (known: {', '.join(known)}){hint}",
+                           unknown_key=True)
+
+
 class _Trial(BaseModel):
     """Common behaviour of the trial configs: strict, frozen, errors as TrialValueError."""
 
@@ -132,11 +143,7 @@ class _Trial(BaseModel):
         err = min(e.errors(), key=position)
         key = str(err["loc"][0]) if err["loc"] else "trainer"
         if err["type"] == "extra_forbidden":
-            known = sorted(cls.model_fields)
-            near = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {near[0]}?" if near else ""
-            return TrialValueError(key, f"unknown key for the {cls.trainer_name} trainer "
-                                   f"(known: {', '.join(known)}){hint}", unknown_key=True)
+            return unknown_key(key, [cls.trainer_name])
         return TrialValueError(key, message(err))
 
     @classmethod
@@ -227,7 +234,9 @@ def check_overrides(values: dict[str, Any], trainers: Iterable[str]) -> None:
         if key == "trainer":
             raise TrialValueError(key, "the trainer cannot be overridden")
         knowing = [t for t in used if key in KEYS[t]]
-        for trainer in knowing or used[:1]:
+        if not knowing:
+            raise unknown_key(key, used)
+        for trainer in knowing:
             validate_trial(trainer, {key: value})
 
 
