@@ -2,8 +2,8 @@
 
 `ResNetConfig` and `SVMConfig` are pydantic models (strict types, unknown keys refused, frozen):
 the one place where a trial value is checked. The search-space files (`tune_bench.space`) and
-the command line (`tune-bench train`, `sweep --set`) validate through them; `config_error`
-turns pydantic's errors into the project's one-line wording.
+the command line (`tune-bench train`, `sweep --set`: `check_overrides`) validate through them;
+`message` words pydantic's errors as the project's one-line messages ('must be > 0 (got 0)').
 """
 
 from __future__ import annotations
