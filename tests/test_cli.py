@@ -1,6 +1,10 @@
 """Command-line parsing of config options."""
 
-from tune_bench.cli import _overrides, parse_extra_options
+import pytest
+
+from tune_bench.cli import _check_options, _overrides, parse_extra_options
+from tune_bench.config import TRAINERS
+from tune_bench.errors import ConfigError
 
 
 def test_options_are_typed_like_yaml_and_exponents_are_numbers():
@@ -12,6 +16,35 @@ def test_options_are_typed_like_yaml_and_exponents_are_numbers():
 
 def test_set_overrides_parse_exponents():
     assert _overrides(["lr=1e-3", "n_train=500"]) == {"lr": 1e-3, "n_train": 500}
+
+
+def test_train_takes_the_sweep_set_syntax_too():
+    """One override syntax: `train ... --set key=value` reads like `sweep --set key=value`."""
+    assert parse_extra_options(["--set", "lr=1e-3", "--set", "n_train=500", "--epochs", "1"]) == \
+        {"lr": 1e-3, "n_train": 500, "epochs": 1}
+    with pytest.raises(ConfigError, match="--set 'lr': expected key=value"):
+        parse_extra_options(["--set", "lr"])
+
+
+def test_options_are_checked_by_the_trial_config_naming_the_option():
+    def as_set(key: str) -> str:
+        return f"--set {key}"
+
+    _check_options({"lr": 0.1, "C": 2.0, "n_train": 500}, TRAINERS, as_set)
+    with pytest.raises(ConfigError, match=r"^--set n_train: must be >= 10 \(got 2\)$"):
+        _check_options({"n_train": 2}, TRAINERS, as_set)
+    with pytest.raises(ConfigError, match=r"^--batch-size: must be an integer \(got 'big'\)$"):
+        _check_options({"batch_size": "big"}, ("resnet",), lambda k: "--" + k.replace("_", "-"))
+    with pytest.raises(ConfigError, match="--epochs: unknown key for the svm trainer"):
+        _check_options({"epochs": 3}, ("svm",), lambda k: f"--{k}")
+
+
+def test_a_misspelled_key_gets_a_suggestion():
+    with pytest.raises(ConfigError, match=r"--optimiser: unknown key .*; did you mean optimizer"):
+        _check_options({"optimiser": "sgd"}, ("resnet",), lambda k: f"--{k}")
+    with pytest.raises(ConfigError, match=r"unknown key for the resnet and svm trainers .*"
+                                          r"did you mean kernel\?$"):
+        _check_options({"kernal": "rbf"}, TRAINERS, lambda k: f"--set {k}")
 
 
 def test_train_svm_takes_the_predict_path_from_the_command_line(tiny_root, capsys):

@@ -135,8 +135,13 @@ def test_load_raw_is_cached_per_source(tmp_path: Path, fake_root: Path) -> None:
 
 
 def test_unknown_dataset_is_config_error() -> None:
+    """Dataset names are checked by the trial config, before any data is looked for."""
+    from tune_bench.config import ResNetConfig, SVMConfig
+
     with pytest.raises(ConfigError, match="cifar10"):
-        data.load_raw("cifar10")
+        ResNetConfig(dataset="cifar10")
+    with pytest.raises(ConfigError, match="cifar10"):
+        SVMConfig(dataset="cifar10")
 
 
 # --------------------------------------------------------------------------- search order
@@ -382,8 +387,10 @@ def test_split_deterministic_and_seeded(fake_raw: data.RawDataset) -> None:
 
 
 def test_split_validation(fake_raw: data.RawDataset) -> None:
+    from tune_bench.config import SVMConfig
+
     with pytest.raises(ConfigError, match="random"):
-        data.make_split(fake_raw, "random")
+        SVMConfig(split="random")  # split names: checked by the trial config
     with pytest.raises(ConfigError, match="seed"):
         data.make_split(fake_raw, "seeds", -1)
 

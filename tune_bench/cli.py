@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,13 +31,18 @@ DataDir = Annotated[str | None, typer.Option(
 
 
 def parse_extra_options(args: list[str]) -> dict[str, Any]:
-    """`--key value`, `--key=value`, `--flag`, `--no-flag` -> {key: value} (YAML scalars)."""
+    """`--key value`, `--key=value`, `--flag`, `--no-flag`, `--set key=value` -> {key: value}
+    (values read by `_scalar`)."""
     opts: dict[str, Any] = {}
     i = 0
     while i < len(args):
         a = args[i]
         if not a.startswith("--") or len(a) < 3:
             raise ConfigError(f"unexpected argument {a!r} (options look like --key value)")
+        if a == "--set":
+            opts.update(_overrides(args[i + 1:i + 2] or [""]))
+            i += 2
+            continue
         name, _, value = a[2:].partition("=")
         key = name.replace("-", "_")
         if not _:
@@ -50,6 +56,17 @@ def parse_extra_options(args: list[str]) -> dict[str, Any]:
         opts[key] = _scalar(value)
         i += 1
     return opts
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    """`--set key=value` items -> {key: value} (values read by `_scalar`)."""
+    res = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        res[key.strip()] = _scalar(value)
+    return res
 
 
 def _scalar(value: str) -> Any:
@@ -68,10 +85,21 @@ def _scalar(value: str) -> Any:
     return v
 
 
-def _as_option(e: ConfigError) -> ConfigError:
-    """'lr: must be > 0' -> '--lr: must be > 0': name the option the user typed."""
-    key, sep, rest = str(e).partition(": ")
-    return ConfigError(f"--{key.replace('_', '-')}: {rest}" if sep else str(e))
+def _as_option(key: str) -> str:
+    """'batch_size' -> '--batch-size': the option as the user typed it."""
+    return f"--{key.replace('_', '-')}"
+
+
+def _check_options(values: dict[str, Any], trainers: tuple[str, ...],
+                   option: Callable[[str], str]) -> None:
+    """Command-line trial values (`train --lr 0.1`, `sweep --set lr=0.1`) against the trial
+    config of `trainers` (see `config.check_overrides`); the error names `option(key)`."""
+    from tune_bench.config import TrialValueError, check_overrides
+
+    try:
+        check_overrides(values, trainers)
+    except TrialValueError as e:
+        raise ConfigError(f"{option(e.key)}: {e.reason}") from None
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -81,8 +109,9 @@ def train(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Final metrics as JSON.")] = False,
 ) -> None:
-    """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ..."""
-    from tune_bench.config import ResNetConfig, SVMConfig, validate_value
+    """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ...
+    (or --set lr=1e-4, as for sweep)."""
+    from tune_bench.config import validate_trial
 
     if trainer not in ("resnet", "svm"):
         raise ConfigError(f"TRAINER: must be resnet or svm (got {trainer!r})")
@@ -90,12 +119,8 @@ def train(
     threads = opts.pop("threads", None)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"--threads: must be an integer >= 1 (got {threads!r})")
-    try:
-        for key, value in opts.items():  # from_dict ignores the other trainer's keys: refuse
-            validate_value(trainer, key, value)
-        cfg = (ResNetConfig if trainer == "resnet" else SVMConfig).from_dict(opts)
-    except ConfigError as e:
-        raise _as_option(e) from None
+    _check_options(opts, (trainer,), _as_option)
+    cfg = validate_trial(trainer, opts)
     from tune_bench import train as trainers
 
     if trainer == "svm":
@@ -148,9 +173,11 @@ def sweep(
     progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
 ) -> None:
     """Run a search-space file as a Ray Tune sweep."""
+    from tune_bench.config import TRAINERS
     from tune_bench.space import describe_trials, load_space
 
     overrides = _overrides(set_ or [])
+    _check_options(overrides, TRAINERS, lambda key: f"--set {key}")
     if cpus_per_trial is not None:
         overrides["cpus_per_trial"] = cpus_per_trial
     if gpus_per_trial is not None:
@@ -168,16 +195,6 @@ def sweep(
                            keep_checkpoints=keep_checkpoints, overrides=overrides or None)
     outcome = sw.run_sweep(spec, opts)
     _finish(outcome, tables)
-
-
-def _overrides(items: list[str]) -> dict[str, Any]:
-    res = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        res[key.strip()] = _scalar(value)
-    return res
 
 
 def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:

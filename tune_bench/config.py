@@ -1,232 +1,241 @@
 """Trial configurations: the keys a trainer understands, their types and allowed values.
 
-`validate_value` is the single place where a value is checked; the trainers' dataclasses, the
-search-space files and the command line all go through it.
+`ResNetConfig` and `SVMConfig` are pydantic models (strict types, unknown keys refused, frozen):
+the one place where a trial value is checked. The search-space files (`tune_bench.space`) and
+the command line (`tune-bench train`, `sweep --set`: `check_overrides`) validate through them;
+`message` words pydantic's errors as the project's one-line messages ('must be > 0 (got 0)').
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from tune_bench.errors import ConfigError
 
-DATASETS = ("mnist", "fashion_mnist")
-MODELS = ("resnet18", "resnet34", "resnet50")
-OPTIMIZERS = ("sgd", "adam")
-KERNELS = ("poly", "rbf")
-DEVICES = ("cpu", "gpu")
-SPLITS = ("seeds", "official")
-LOADERS = ("tensor", "dataloader")
+Dataset = Literal["mnist", "fashion_mnist"]
+Model = Literal["resnet18", "resnet34", "resnet50"]
+Optimizer = Literal["sgd", "adam"]
+Kernel = Literal["poly", "rbf"]
+Device = Literal["cpu", "gpu"]
+Split = Literal["seeds", "official"]
+Loader = Literal["tensor", "dataloader"]
 # torch.compile modes; "reduce-overhead" records CUDA graphs of the step on a GPU (on a CPU it is
 # the default mode).
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-SVM_BACKENDS = ("auto", "sklearn", "onedal", "cuml")
-SVM_PREDICT = ("auto", "gemm", "backend")
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+SvmBackend = Literal["auto", "sklearn", "onedal", "cuml"]
+SvmPredict = Literal["auto", "gemm", "backend"]
+
+DATASETS: tuple[str, ...] = get_args(Dataset)
+MODELS: tuple[str, ...] = get_args(Model)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+KERNELS: tuple[str, ...] = get_args(Kernel)
+DEVICES: tuple[str, ...] = get_args(Device)
+SPLITS: tuple[str, ...] = get_args(Split)
+LOADERS: tuple[str, ...] = get_args(Loader)
+COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
+SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
+SVM_PREDICT: tuple[str, ...] = get_args(SvmPredict)
 TRAINERS = ("resnet", "svm")
 
 
-def _choice(options: tuple[str, ...]):
-    def check(v: Any) -> str | None:
-        if isinstance(v, str) and v in options:
-            return None
-        return f"must be one of {', '.join(options)} (got {v!r})"
+def says(text: str) -> WrapValidator:
+    """Annotate a type so that any error of its value reads `text (got <value>)`."""
 
-    return check
+    def wrap(value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("value", "{text} (got {got})",
+                                      {"text": text, "got": repr(value)}) from None
 
-
-def _int(lo: int, allow_none: bool = False):
-    def check(v: Any) -> str | None:
-        if v is None and allow_none:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int):
-            return f"must be an integer (got {v!r})"
-        if v < lo:
-            return f"must be >= {lo} (got {v})"
-        return None
-
-    return check
+    return WrapValidator(wrap)
 
 
-def _positive_float(v: Any) -> str | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return f"must be a number (got {v!r})"
-    if not v > 0 or v != v or v == float("inf"):
-        return f"must be > 0 (got {v})"
-    return None
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Gamma = Annotated[Literal["scale", "auto"] | PositiveFloat,
+                  says("must be 'scale', 'auto' or a number > 0")]
+Compile = Annotated[bool | CompileMode, says(
+    f"must be true, false or a torch.compile mode ({', '.join(COMPILE_MODES)})")]
+AtLeast1 = Annotated[int, Field(ge=1)]
+AtLeast0 = Annotated[int, Field(ge=0)]
+Subset = Annotated[int, Field(ge=10)] | None  # a number of images; None = all
 
 
-def _float(v: Any) -> str | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return f"must be a number (got {v!r})"
-    return None
+def _quoted(values: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" -> 'a, b, c'."""
+    return ", ".join(re.findall(r"'([^']*)'", values)) or values
 
 
-def _bool(allow_none: bool = False):
-    def check(v: Any) -> str | None:
-        if v is None and allow_none:
-            return None
-        if not isinstance(v, bool):
-            return f"must be true or false (got {v!r})"
-        return None
-
-    return check
+def _bound(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _compile(v: Any) -> str | None:
-    if isinstance(v, bool) or v in COMPILE_MODES:
-        return None
-    return f"must be true, false or a torch.compile mode ({', '.join(COMPILE_MODES)}) (got {v!r})"
+def message(err: ErrorDetails) -> str:
+    """One pydantic error in the project's wording: 'must be > 0 (got 0)'."""
+    kind, got, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return f"must be an integer (got {got!r})"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number (got {got!r})"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false (got {got!r})"
+    if kind == "greater_than":
+        return f"must be > {_bound(ctx['gt'])} (got {got})"
+    if kind == "greater_than_equal":
+        return f"must be >= {_bound(ctx['ge'])} (got {got})"
+    if kind == "finite_number":
+        return f"must be a finite number (got {got})"
+    if kind == "literal_error":
+        options = _quoted(str(ctx.get("expected", "")))
+        if "," not in options:
+            return f"must be {options!r} (got {got!r})"
+        return f"must be one of {options} (got {got!r})"
+    msg = err["msg"]  # our own PydanticCustomError messages, or pydantic's "Input should ..."
+    return msg[:1].lower() + msg[1:] if msg.startswith("Input ") else msg
 
 
-def _gamma(v: Any) -> str | None:
-    if v == "scale" or v == "auto":
-        return None
-    err = _positive_float(v)
-    return None if err is None else f"must be 'scale', 'auto' or a number > 0 (got {v!r})"
+class TrialValueError(ConfigError):
+    """A refused trial value; `key` and `reason` apart, so callers can say where it was written."""
+
+    def __init__(self, key: str, reason: str, unknown_key: bool = False) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+        self.unknown_key = unknown_key
 
 
-# key -> (validator, trainers that accept it)
-_COMMON = {
-    "trainer": _choice(TRAINERS),
-    "dataset": _choice(DATASETS),
-    "seed": _int(0),
-    "split": _choice(SPLITS),
-    "n_train": _int(10, allow_none=True),
-    "device": _choice(DEVICES),
-}
-_RESNET = {
-    "model": _choice(MODELS),
-    "batch_size": _int(1),
-    "optimizer": _choice(OPTIMIZERS),
-    "lr": _positive_float,
-    "epochs": _int(1),
-    "pin_memory": _bool(),
-    "num_workers": _int(0),
-    "amp": _bool(allow_none=True),
-    "loader": _choice(LOADERS),
-    "n_eval": _int(10, allow_none=True),
-    "momentum": _float,
-    "compile": _compile,
-}
-_SVM = {
-    "kernel": _choice(KERNELS),
-    "C": _positive_float,
-    "gamma": _gamma,
-    "degree": _int(1),
-    "coef0": _float,
-    "backend": _choice(SVM_BACKENDS),
-    "predict": _choice(SVM_PREDICT),
-    "n_test": _int(10, allow_none=True),
-    "n_train_eval": _int(10, allow_none=True),
-}
-KEYS: dict[str, dict[str, Any]] = {
-    "resnet": {**_COMMON, **_RESNET},
-    "svm": {**_COMMON, **_SVM},
-}
+def unknown_key(key: str, trainers: list[str]) -> TrialValueError:
+    """'unknown key for the svm trainer (known: ...); did you mean C?'."""
+    known = sorted({k for t in trainers for k in TRIAL_MODELS[t].model_fields})
+    near = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {near[0]}?" if near else ""
+    whose = f"the {trainers[0]} trainer" if len(trainers) == 1 else \
+        f"the {' and '.join(trainers)} trainers"
+    return TrialValueError(key, f"unknown key for {whose} (known: {', '.join(known)}){hint}",
+                           unknown_key=True)
 
 
-def validate_value(trainer: str, key: str, value: Any, where: str = "") -> None:
-    """Raise ConfigError naming `where`/`key` if `value` is not valid for `trainer`."""
-    prefix = f"{where}: " if where else ""
-    if trainer not in KEYS:
-        allowed = ", ".join(TRAINERS)
-        raise ConfigError(f"{prefix}trainer: must be one of {allowed} (got {trainer!r})")
-    checks = KEYS[trainer]
-    if key not in checks:
-        raise ConfigError(
-            f"{prefix}{key}: unknown key for the {trainer} trainer "
-            f"(known: {', '.join(sorted(checks))})"
-        )
-    err = checks[key](value)
-    if err:
-        raise ConfigError(f"{prefix}{key}: {err}")
+class _Trial(BaseModel):
+    """Common behaviour of the trial configs: strict, frozen, errors as TrialValueError."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    trainer_name: ClassVar[str]
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise self.config_error(e, list(values)) from None
+
+    @classmethod
+    def config_error(cls, e: ValidationError, order: list[str]) -> TrialValueError:
+        """The error of the earliest key in `order` (as written) as 'key: message'."""
+        def position(err: ErrorDetails) -> int:
+            key = err["loc"][0] if err["loc"] else "trainer"
+            return order.index(key) if key in order else len(order)
+
+        err = min(e.errors(), key=position)
+        key = str(err["loc"][0]) if err["loc"] else "trainer"
+        if err["type"] == "extra_forbidden":
+            return unknown_key(key, [cls.trainer_name])
+        return TrialValueError(key, message(err))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Trial:
+        """Build from a trial config, ignoring the other trainer's keys and the sweep layer's."""
+        other = {k for model in TRIAL_MODELS.values() for k in model.model_fields} | SWEEP_KEYS
+        return cls(**{k: v for k, v in d.items() if k in cls.model_fields or k not in other})
 
 
-@dataclass(frozen=True)
-class ResNetConfig:
+class ResNetConfig(_Trial):
     """One ResNet training run (see docs/architecture.md for the keys)."""
 
-    model: str = "resnet18"
-    dataset: str = "mnist"
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    epochs: int = 2
-    pin_memory: bool = False
-    num_workers: int = 0
-    device: str = "cpu"
-    amp: bool | None = None
-    seed: int = 0
-    n_train: int | None = None
-    n_eval: int | None = None
-    split: str = "seeds"
-    loader: str = "tensor"
-    momentum: float = 0.9
-    compile: bool | str = False  # or a torch.compile mode, e.g. "reduce-overhead" (CUDA graphs)
-    trainer: str = "resnet"
+    trainer_name: ClassVar[str] = "resnet"
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            validate_value("resnet", f.name, getattr(self, f.name))
-        if self.trainer != "resnet":
-            raise ConfigError(f"trainer: must be 'resnet' for a ResNet run (got {self.trainer!r})")
+    model: Model = "resnet18"
+    dataset: Dataset = "mnist"
+    batch_size: AtLeast1 = 32
+    optimizer: Optimizer = "adam"
+    lr: PositiveFloat = 1e-3
+    epochs: AtLeast1 = 2
+    pin_memory: bool = False
+    num_workers: AtLeast0 = 0
+    device: Device = "cpu"
+    amp: bool | None = None
+    seed: AtLeast0 = 0
+    n_train: Subset = None
+    n_eval: Subset = None
+    split: Split = "seeds"
+    loader: Loader = "tensor"
+    momentum: float = 0.9
+    compile: Compile = False  # or a torch.compile mode, e.g. "reduce-overhead" (CUDA graphs)
+    trainer: Literal["resnet"] = "resnet"
 
     @property
     def use_amp(self) -> bool:
         return self.device == "gpu" if self.amp is None else self.amp
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "") -> ResNetConfig:
-        """Build from a trial config, ignoring keys of the other trainer; errors name the key."""
-        return cls(**_known(cls, "resnet", d, where))
 
-
-@dataclass(frozen=True)
-class SVMConfig:
+class SVMConfig(_Trial):
     """One SVM run (see docs/architecture.md for the keys)."""
 
-    dataset: str = "fashion_mnist"
-    kernel: str = "rbf"
-    C: float = 1.0
-    gamma: str | float = "scale"
-    degree: int = 3
+    trainer_name: ClassVar[str] = "svm"
+
+    dataset: Dataset = "fashion_mnist"
+    kernel: Kernel = "rbf"
+    C: PositiveFloat = 1.0
+    gamma: Gamma = "scale"
+    degree: AtLeast1 = 3
     coef0: float = 0.0
-    n_train: int | None = 10_000
-    n_test: int | None = None
-    n_train_eval: int | None = 2_000  # train accuracy on this stratified sample; None = all
-    seed: int = 0
-    split: str = "seeds"
-    device: str = "cpu"
-    backend: str = "auto"
-    predict: str = "auto"  # gemm: one shared kernel matrix product; backend: the SVC's own
-    trainer: str = "svm"
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            validate_value("svm", f.name, getattr(self, f.name))
-        if self.trainer != "svm":
-            raise ConfigError(f"trainer: must be 'svm' for an SVM run (got {self.trainer!r})")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "") -> SVMConfig:
-        """Build from a trial config, ignoring keys of the other trainer; errors name the key."""
-        return cls(**_known(cls, "svm", d, where))
+    n_train: Subset = 10_000
+    n_test: Subset = None
+    n_train_eval: Subset = 2_000  # train accuracy on this stratified sample; None = all
+    seed: AtLeast0 = 0
+    split: Split = "seeds"
+    device: Device = "cpu"
+    backend: SvmBackend = "auto"
+    predict: SvmPredict = "auto"  # gemm: one shared kernel matrix product; backend: the SVC's own
+    trainer: Literal["svm"] = "svm"
 
 
+TRIAL_MODELS: dict[str, type[_Trial]] = {"resnet": ResNetConfig, "svm": SVMConfig}
+# The keys each trainer understands, in the models' order.
+KEYS: dict[str, tuple[str, ...]] = {t: tuple(m.model_fields) for t, m in TRIAL_MODELS.items()}
 # Keys that belong to the sweep layer, not to a trainer; from_dict ignores them.
-SWEEP_KEYS = frozenset({"resources", "cpus", "gpus", "cpus_per_trial", "gpus_per_trial"})
+SWEEP_KEYS = frozenset({"resources", "cpus_per_trial", "gpus_per_trial"})
 
 
-def _known(cls: type, trainer: str, d: dict[str, Any], where: str) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    other = set().union(*KEYS.values()) | SWEEP_KEYS
-    out = {}
-    for k, v in d.items():
-        if k in names:
-            validate_value(trainer, k, v, where)
-            out[k] = v
-        elif k not in other:
-            validate_value(trainer, k, v, where)  # raises: unknown key
+def trial_defaults(trainer: str) -> dict[str, Any]:
+    """Every key of `trainer`'s config with its default, `trainer` first."""
+    model = TRIAL_MODELS[trainer]
+    out: dict[str, Any] = {"trainer": trainer}
+    out.update({k: f.default for k, f in model.model_fields.items() if k != "trainer"})
     return out
+
+
+def validate_trial(trainer: str, values: dict[str, Any]) -> _Trial:
+    """`trainer`'s config from `values` (unknown keys refused); raises TrialValueError."""
+    if trainer not in TRIAL_MODELS:
+        raise TrialValueError("trainer", f"must be one of {', '.join(TRAINERS)} (got {trainer!r})")
+    return TRIAL_MODELS[trainer](**{"trainer": trainer, **values})
+
+
+def check_overrides(values: dict[str, Any], trainers: Iterable[str]) -> None:
+    """Command-line values (`train --lr 0.1`, `sweep --set lr=0.1`): each checked by every
+    trainer of `trainers` that has the key; a key none of them has is refused."""
+    used = sorted(set(trainers))
+    for key, value in values.items():
+        if key == "trainer":
+            raise TrialValueError(key, "the trainer cannot be overridden")
+        knowing = [t for t in used if key in KEYS[t]]
+        if not knowing:
+            raise unknown_key(key, used)
+        for trainer in knowing:
+            validate_trial(trainer, {key: value})
+

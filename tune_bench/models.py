@@ -8,17 +8,13 @@ import io
 import torch
 from torch import nn
 
-from tune_bench.config import MODELS
-from tune_bench.errors import ConfigError
-
 NUM_CLASSES = 10
 INPUT_SHAPE = (3, 32, 32)
 
 
 def build_resnet(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
-    """A torchvision ResNet with random init (weights=None) and a `num_classes` head."""
-    if name not in MODELS:
-        raise ConfigError(f"model: must be one of {', '.join(MODELS)} (got {name!r})")
+    """A torchvision ResNet with random init (weights=None) and a `num_classes` head; `name`
+    is one of `config.MODELS` (checked by `ResNetConfig`)."""
     # Imported here: torchvision.models costs ~1.4 s of import (it pulls in torch._dynamo), which
     # an SVM trial's worker and the CLI's other commands need not pay.
     from torchvision import models as tvm
