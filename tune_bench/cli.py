@@ -271,12 +271,8 @@ def analyze(
         help="Also export the trials: parquet or csv.")] = None,
 ) -> None:
     """Comparative tables (and plots, for html) from one or more experiments."""
-    from tune_bench.report import check_choices, write_report
+    from tune_bench.report import write_report
 
-    try:
-        check_choices(fmt, export)
-    except ConfigError as e:
-        raise _as_option(e) from None
     if (fmt != "markdown" or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
     text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export)

@@ -35,11 +35,14 @@ def _one_of(choices: Sequence[str]) -> str:
 
 
 def check_choices(fmt: str, export: str | None = None) -> None:
-    """Refuse an unknown output format or trials export (ConfigError naming the option)."""
+    """Refuse an unknown output format or trials export (ConfigError naming the option).
+
+    The one check of both: `write_report`, the entry point of the CLI's `analyze`, calls it.
+    """
     if fmt not in FORMATS:
-        raise ConfigError(f"format: must be {_one_of(FORMATS)} (got {fmt!r})")
+        raise ConfigError(f"--format: must be {_one_of(FORMATS)} (got {fmt!r})")
     if export is not None and export not in EXPORTS:
-        raise ConfigError(f"export: must be {_one_of(EXPORTS)} (got {export!r})")
+        raise ConfigError(f"--export: must be {_one_of(EXPORTS)} (got {export!r})")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -59,7 +62,6 @@ def _cells(table: Table, conv: Callable[[str], str],
 
 def render_table(table: Table, fmt: str = "markdown") -> str:
     """One table (title, body, notes) in `fmt` (markdown, csv, latex or html)."""
-    check_choices(fmt)
     return {"markdown": _markdown, "csv": _csv, "latex": _latex, "html": _html}[fmt](table)
 
 
@@ -171,7 +173,6 @@ def tidy_for_export(df: pd.DataFrame) -> pd.DataFrame:
 
 def export_trials(df: pd.DataFrame, out: Path, kind: str = "parquet") -> Path:
     """Write the tidy trials DataFrame to `out/trials.parquet` (or `.csv`)."""
-    check_choices(FORMATS[0], kind)
     out.mkdir(parents=True, exist_ok=True)
     tidy = tidy_for_export(df)
     path = out / f"trials.{kind}"
