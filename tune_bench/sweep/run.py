@@ -157,24 +157,25 @@ def param_space(spec: SweepSpec, points: list[dict[str, Any]]) -> dict[str, Any]
 def _scheduler(spec: SweepSpec):
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    s = dict(spec.scheduler)
-    kind = s.pop("type", "fifo")
-    if kind == "fifo":
+    s = spec.scheduler
+    if s["type"] == "fifo":
         return FIFOScheduler()
-    metric = s.pop("metric", "val_acc" if spec.metric == "test_acc" else spec.metric)
-    return ASHAScheduler(time_attr="training_iteration", metric=metric, mode=spec.mode, **s)
+    # test_acc comes with the last epoch only: ASHA compares trials on the per-epoch val_acc
+    metric = "val_acc" if spec.metric == "test_acc" else spec.metric
+    return ASHAScheduler(time_attr="training_iteration", metric=metric, mode=spec.mode,
+                         max_t=s["max_t"], grace_period=s["grace_period"],
+                         reduction_factor=s["reduction_factor"])
 
 
 def _searcher(spec: SweepSpec):
-    s = dict(spec.search)
-    if s.pop("type", "basic") != "optuna":
+    if spec.search.get("type", "basic") != "optuna":
         return None
     try:
         from ray.tune.search.optuna import OptunaSearch
     except ImportError:
         raise ConfigError(f"{spec.source}: search.type: optuna needs the optuna package "
                           "(pip install 'tune-bench[optuna]')") from None
-    return OptunaSearch(metric=spec.metric, mode=spec.mode, **s)
+    return OptunaSearch(metric=spec.metric, mode=spec.mode)
 
 
 def make_run_config(name: str, storage: Path, opts: SweepOptions, callbacks: list) -> Any:
