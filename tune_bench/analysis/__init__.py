@@ -10,7 +10,7 @@ from tune_bench.analysis.columns import (
     trainer_of,
     with_final_metric,
 )
-from tune_bench.analysis.frame import STATES, flatten_config, load_experiments, load_history
+from tune_bench.analysis.frame import STATES, load_experiments, load_history
 from tune_bench.analysis.stats import (
     STANDARD_KEYS,
     best_trial,
@@ -51,7 +51,7 @@ __all__ = [
     "TableSpec", "acc_columns", "all_tables", "best_config_per_dataset_model", "best_models",
     "best_per_configuration", "best_trial", "column", "config_columns", "config_groups",
     "cpu_gpu_pairs", "cpu_vs_gpu", "cross_method", "describe_config", "device_of",
-    "errored_trials", "flatten_config", "fmt", "label", "load_experiments",
+    "errored_trials", "fmt", "label", "load_experiments",
     "load_history", "method_of", "ms", "numeric", "pct", "rank", "significance_text",
     "sort_key", "state_counts", "stopped_early", "summarize", "svm_best", "svm_table", "title",
     "top_runs", "trainer_of", "varying", "welch_test", "with_final_metric",

@@ -15,8 +15,7 @@ import pandas as pd
 from tune_bench import tune_dir
 from tune_bench.config import KEYS
 from tune_bench.errors import ExperimentError
-from tune_bench.tune_dir import STATES, flatten_config  # noqa: F401  (re-exported)
-from tune_bench.tune_dir import error_line as _error_line  # noqa: F401  (re-exported)
+from tune_bench.tune_dir import STATES  # noqa: F401  (re-exported)
 
 # stopped_early: a TERMINATED trial the scheduler (ASHA) stopped before its last epoch.
 BASE_COLUMNS = ["experiment", "trial_id", "trial_dir", "state", "error", "stopped_early"]
