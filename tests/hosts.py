@@ -2,10 +2,11 @@
 
 Each host is a network namespace (joined to the other by a veth pair, 10.77.0.1 / 10.77.0.2)
 and every process started on it also gets its own mount namespace and hostname
-(``unshare --mount --uts``), in which the other host's private directory (Ray temp dir, token
-file, logs), the shared scratch directories and, for the worker, the given directories (the
-dataset) are hidden under a private tmpfs. The hosts share nothing but the network link, the
-machine's own files (Python, the repository) and the shared memory of the kernel.
+(``unshare --mount --uts``). Each host has a private home directory (its ``HOME`` and working
+directory: local scratch such as ``~/ray_results``, ``~/.ray/auth_token``, the Ray temp dir, the
+harness's logs), hidden under an empty private tmpfs on the other host; on the worker the given
+directories (the dataset) are hidden too. The hosts share nothing but the network link and the
+machine's installed files (Python, the repository).
 
 The head runs Ray's head node (token authentication on, with a token made for the test) and
 moto's S3 server; the worker runs a Ray node joined to the head. Teardown stops exactly the
@@ -25,9 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 SUBNET = "10.77.0"
 HEAD_IP = f"{SUBNET}.1"
@@ -43,9 +46,10 @@ AWS_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-# Variables of the calling shell that would point a host's processes at another cluster.
+# Variables of the calling process that would point a host's processes at another cluster or
+# forbid a multi-node cluster (tests/conftest.py sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0).
 _DROPPED_ENV = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "AWS_PROFILE",
-                "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN")
+                "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
 
 
 class HarnessError(RuntimeError):
@@ -118,8 +122,8 @@ class Host:
 
     @property
     def token_path(self) -> Path:
-        """This host's copy of the cluster's auth token (``RAY_AUTH_TOKEN_PATH``)."""
-        return self.home / "auth_token"
+        """This host's copy of the cluster's auth token (Ray's default ``~/.ray/auth_token``)."""
+        return self.home / ".ray" / "auth_token"
 
     @property
     def log_dir(self) -> Path:
@@ -138,10 +142,11 @@ class Host:
 
     def spawn(self, argv: Sequence[str], env: Mapping[str, str], log_name: str
               ) -> subprocess.Popen:
-        """Start `argv` on this host in the background; stdout and stderr go to a log file."""
+        """Start `argv` on this host in the background (working directory: the host's home);
+        stdout and stderr go to a log file."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / log_name, "ab") as log:
-            proc = subprocess.Popen(self.wrap(argv), env=dict(env), stdout=log,
+            proc = subprocess.Popen(self.wrap(argv), env=dict(env), cwd=self.home, stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         self.procs.append(proc)
@@ -149,9 +154,10 @@ class Host:
 
     def run(self, argv: Sequence[str], env: Mapping[str, str], timeout: float
             ) -> subprocess.CompletedProcess[str]:
-        """Run `argv` on this host to completion (text output captured); on `timeout`
-        its process group is killed and ``subprocess.TimeoutExpired`` raised."""
-        proc = subprocess.Popen(self.wrap(argv), env=dict(env), stdout=subprocess.PIPE,
+        """Run `argv` on this host to completion in its home (text output captured); on
+        `timeout` its process group is killed and ``subprocess.TimeoutExpired`` raised."""
+        proc = subprocess.Popen(self.wrap(argv), env=dict(env), cwd=self.home,
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                 start_new_session=True)
         try:
@@ -227,27 +233,25 @@ class TwoHosts:
     when a process or namespace of the harness is left behind.
     """
 
-    def __init__(self, worker_hidden: Iterable[Path | str] = (),
-                 scratch: Iterable[Path | str] = (), num_cpus: int = 1,
+    def __init__(self, worker_hidden: Iterable[Path | str] = (), num_cpus: int = 1,
                  base_env: Mapping[str, str] | None = None) -> None:
         require_privileges()
         tag = f"tb-{os.getpid()}-{secrets.token_hex(2)}"
         self.root = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir="/tmp"))
-        self.scratch = tuple(Path(p) for p in scratch)
         self.num_cpus = num_cpus
         self.base_env = {k: v for k, v in (base_env or os.environ).items()
                          if k not in _DROPPED_ENV}
         self.token = secrets.token_hex(32)
         head_home, worker_home = self.root / "head", self.root / "worker"
         self.head = Host("head", f"{tag}-head", HEAD_IP, f"{tag}-head", head_home,
-                         hidden=(worker_home, *self.scratch))
+                         hidden=(worker_home,))
         self.worker = Host("worker", f"{tag}-work", WORKER_IP, f"{tag}-work", worker_home,
-                           hidden=(head_home, *self.scratch,
-                                   *(Path(p) for p in worker_hidden)))
+                           hidden=(head_home, *(Path(p) for p in worker_hidden)))
         self.veth = (f"tbh{os.getpid() % 100000}", f"tbw{os.getpid() % 100000}")
         self.address = f"{HEAD_IP}:{RAY_PORT}"
         self.s3_endpoint = f"http://{HEAD_IP}:{S3_PORT}"
         self._buckets = 0
+        self.bucket = ""  # set by the `two_hosts` fixture
         self._started = False
         self._closed = False
 
@@ -277,12 +281,10 @@ class TwoHosts:
 
     def _make_dirs(self) -> None:
         for host in (self.head, self.worker):
-            for d in (host.home, host.ray_temp_dir, host.log_dir):
+            for d in (host.home, host.ray_temp_dir, host.log_dir, host.token_path.parent):
                 d.mkdir(parents=True, exist_ok=True)
             host.token_path.write_text(self.token)  # the token copied onto each machine
             host.token_path.chmod(0o600)
-        for d in self.scratch:
-            d.mkdir(parents=True, exist_ok=True)
         missing = [str(d) for d in self.worker.hidden if not d.is_dir()]
         if missing:
             raise HarnessError(f"directories to hide on the worker do not exist: {missing}")
@@ -300,11 +302,13 @@ class TwoHosts:
             _ip("-n", host.netns, "link", "set", "lo", "up")
 
     def host_env(self, host: Host) -> dict[str, str]:
-        """The environment of a process on `host`: token auth with that host's token file, the
-        dummy AWS credentials (a user's ~/.aws on each machine)."""
-        return {**self.base_env, **AWS_ENV, "RAY_AUTH_MODE": "token",
-                "RAY_AUTH_TOKEN_PATH": str(host.token_path),
-                "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+        """The environment of a process on `host`: its own HOME (holding its copy of the token
+        in ``~/.ray/auth_token``), token auth on, the dummy AWS credentials (a user's ~/.aws)."""
+        bin_dir = str(Path(sys.executable).parent)  # `python`, `ray`, `tune-bench` of the tests
+        path = os.pathsep.join([bin_dir, self.base_env.get("PATH", os.defpath)])
+        return {**self.base_env, **AWS_ENV, "HOME": str(host.home), "PATH": path,
+                "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0",
+                "PYTHONUNBUFFERED": "1"}
 
     @property
     def driver_env(self) -> dict[str, str]:
@@ -313,6 +317,12 @@ class TwoHosts:
 
     def start_s3(self) -> None:
         """moto's S3 server on the head's address, as a separate process on the head."""
+        import moto
+
+        if tuple(int(x) for x in moto.__version__.split(".")[:3]) < (5, 2, 2):
+            raise HarnessError(f"moto {moto.__version__} answers CompleteMultipartUpload with a "
+                               "root element pyarrow rejects (getmoto/moto#10055): install "
+                               "'moto[server]>=5.2.2' (pip install -e '.[test]')")
         code = ("import signal\n"
                 "from moto.server import ThreadedMotoServer\n"
                 f"ThreadedMotoServer(ip_address={HEAD_IP!r}, port={S3_PORT}, verbose=False)"
@@ -339,8 +349,10 @@ class TwoHosts:
                 "--num-gpus", "0", "--object-store-memory", str(200 * 1024**2),
                 "--disable-usage-stats", *extra]
         argv[0] = ray_cli()
-        proc = host.spawn(argv, self.host_env(host), "ray-start.log")
         log = host.log_dir / "ray-start.log"
+        if log.exists():  # a restarted node: keep the previous run's output aside
+            log.replace(log.with_suffix(".previous.log"))
+        proc = host.spawn(argv, self.host_env(host), log.name)
         _wait_for(lambda: self._exited(proc, log) or "Ray runtime started" in tail(log, 200),
                   STARTUP_TIMEOUT_S, f"ray start on the {host.role}",
                   lambda: self.ray_logs(host))
@@ -516,3 +528,23 @@ class TwoHosts:
             shutil.rmtree(self.root, ignore_errors=True)
             return
         raise HarnessError(f"teardown left {left} {errors}; logs under {self.root}")
+
+
+def _hidden_on_worker(tiny_root: Path) -> list[Path]:
+    """The dataset directories a test session uses: hidden on the worker host."""
+    dirs = [tiny_root]
+    real = os.environ.get("TUNE_BENCH_DATA_DIR")
+    if real and Path(real).is_dir():
+        dirs.append(Path(real))
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tiny_root: Path) -> Iterator[TwoHosts]:
+    """A started `TwoHosts` (head + worker Ray nodes, S3 on the head) with a fresh bucket in
+    ``.bucket``; the datasets are hidden on the worker. Torn down after the module; the
+    teardown fails the module's last test if anything of the cluster is left."""
+    cluster = TwoHosts(worker_hidden=_hidden_on_worker(tiny_root))
+    with cluster:
+        cluster.bucket = cluster.new_bucket()
+        yield cluster
