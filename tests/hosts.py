@@ -16,8 +16,10 @@ takes the veth pair with them. Needs root and iproute2 (``ip``) and util-linux (
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -48,6 +50,7 @@ AWS_ENV = {
 }
 # Variables of the calling process that would point a host's processes at another cluster or
 # forbid a multi-node cluster (tests/conftest.py sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0).
+_NETNS_NAME = re.compile(r"tb-(\d+)-[0-9a-f]{4}-(head|work)")
 _DROPPED_ENV = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "AWS_PROFILE",
                 "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
 
@@ -77,6 +80,21 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def netns_list() -> list[str]:
     """Names of the network namespaces on this machine."""
     return [line.split()[0] for line in _ip("netns", "list").stdout.splitlines() if line.strip()]
+
+
+def reap_stale_namespaces() -> list[str]:
+    """Delete the namespaces a harness of a dead test process left (named ``tb-PID-xxxx-head``
+    or ``-work`` with PID no longer running): their processes are killed first. Returns them."""
+    stale = []
+    for name in netns_list():
+        match = _NETNS_NAME.fullmatch(name)
+        if not match or _alive(int(match.group(1))):
+            continue
+        host = Host("stale", name, "", "", Path("/nonexistent"))
+        host.kill_all(grace=1.0)
+        _ip("netns", "del", name, check=False)
+        stale.append(name)
+    return stale
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -241,7 +259,7 @@ class TwoHosts:
         self.num_cpus = num_cpus
         self.base_env = {k: v for k, v in (base_env or os.environ).items()
                          if k not in _DROPPED_ENV}
-        self.token = secrets.token_hex(32)
+        self.token = ""  # made on the head by `ray get-auth-token --generate` at start()
         head_home, worker_home = self.root / "head", self.root / "worker"
         self.head = Host("head", f"{tag}-head", HEAD_IP, f"{tag}-head", head_home,
                          hidden=(worker_home,))
@@ -252,7 +270,6 @@ class TwoHosts:
         self.s3_endpoint = f"http://{HEAD_IP}:{S3_PORT}"
         self._buckets = 0
         self.bucket = ""  # set by the `two_hosts` fixture
-        self._started = False
         self._closed = False
 
     # --- setup -----------------------------------------------------------------------------
@@ -271,9 +288,11 @@ class TwoHosts:
     def start(self) -> None:
         """Namespaces and link, the S3 server, the Ray head, the Ray worker; wait until the
         cluster shows two alive nodes."""
-        self._started = True
+        atexit.register(self._close_at_exit)  # even when pytest itself dies of an exception
+        reap_stale_namespaces()
         self._make_dirs()
         self._make_network()
+        self._make_token()
         self.start_s3()
         self.start_head()
         self.start_worker()
@@ -281,13 +300,24 @@ class TwoHosts:
 
     def _make_dirs(self) -> None:
         for host in (self.head, self.worker):
-            for d in (host.home, host.ray_temp_dir, host.log_dir, host.token_path.parent):
+            for d in (host.home, host.ray_temp_dir, host.log_dir):
                 d.mkdir(parents=True, exist_ok=True)
-            host.token_path.write_text(self.token)  # the token copied onto each machine
-            host.token_path.chmod(0o600)
         missing = [str(d) for d in self.worker.hidden if not d.is_dir()]
         if missing:
             raise HarnessError(f"directories to hide on the worker do not exist: {missing}")
+
+    def _make_token(self) -> None:
+        """`ray get-auth-token --generate` on the head (it lands in the head's
+        ~/.ray/auth_token), then the file copied to the worker's ~/.ray/ (a user's scp)."""
+        done = self.head.run([ray_cli(), "get-auth-token", "--generate"],
+                             self.host_env(self.head), timeout=60)
+        if done.returncode != 0 or not self.head.token_path.is_file():
+            raise HarnessError(f"ray get-auth-token --generate failed: {done.stderr[-2000:]}")
+        self.token = self.head.token_path.read_text().strip()
+        self.worker.token_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.head.token_path, self.worker.token_path)
+        for host in (self.head, self.worker):
+            host.token_path.chmod(0o600)
 
     def _make_network(self) -> None:
         head, worker = self.head, self.worker
@@ -499,6 +529,12 @@ class TwoHosts:
 
     def _all_procs(self) -> list[subprocess.Popen]:
         return [*self.head.procs, *self.worker.procs]
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except HarnessError as exc:
+            print(f"tests/hosts.py: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         """Stop every process on both hosts (SIGTERM, then SIGKILL), delete the namespaces and
