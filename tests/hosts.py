@@ -40,7 +40,7 @@ WORKER_IP = f"{SUBNET}.2"
 RAY_PORT = 6379
 S3_PORT = 5000
 STARTUP_TIMEOUT_S = 90.0
-GRACE_S = 5.0
+GRACE_S = 3.0
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -94,6 +94,8 @@ def reap_stale_namespaces() -> list[str]:
         host.kill_all(grace=1.0)
         _ip("netns", "del", name, check=False)
         stale.append(name)
+        for home in Path("/tmp").glob(f"{name.rsplit('-', 1)[0]}-*"):
+            shutil.rmtree(home, ignore_errors=True)  # its private directories
     return stale
 
 
