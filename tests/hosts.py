@@ -8,10 +8,17 @@ harness's logs), hidden under an empty private tmpfs on the other host; on the w
 directories (the dataset) are hidden too. The hosts share nothing but the network link and the
 machine's installed files (Python, the repository).
 
-The head runs Ray's head node (token authentication on, with a token made for the test) and
-moto's S3 server; the worker runs a Ray node joined to the head. Teardown stops exactly the
-processes in the two namespaces (SIGTERM, then SIGKILL) and deletes the namespaces, which
-takes the veth pair with them. Needs root and iproute2 (``ip``) and util-linux (``unshare``).
+What the harness does is what a user types on two machines (README "Running on a Ray
+cluster"), every process with ``RAY_AUTH_MODE=token`` and AWS credentials in its environment:
+  head:   ray get-auth-token --generate        (writes ~/.ray/auth_token)
+          ray start --head --node-ip-address HEAD_IP --port 6379 --include-dashboard=false ...
+  worker: copy the head's ~/.ray/auth_token to ~/.ray/auth_token
+          ray start --address HEAD_IP:6379 --node-ip-address WORKER_IP ...
+  drivers run on the head with ``--address HEAD_IP:6379`` and storage
+  ``s3://BUCKET/PREFIX?endpoint_override=http://S3_HOST:PORT`` (see `TwoHosts.storage_uri`).
+moto's S3 server runs on the head. Teardown stops exactly the processes in the two namespaces
+(SIGTERM, then SIGKILL) and deletes the namespaces, which takes the veth pair with them.
+Needs root, iproute2 (``ip``) and util-linux (``unshare``, ``mount``).
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 SUBNET = "10.77.0"
 HEAD_IP = f"{SUBNET}.1"
@@ -235,7 +243,8 @@ class Host:
         raise HarnessError(f"{self.role}: processes survived SIGKILL: {self.pids()}")
 
 
-def _wait_for(predicate, timeout: float, what: str, failure_hint) -> None:
+def _wait_for(predicate: Callable[[], bool], timeout: float, what: str,
+              failure_hint: Callable[[], str]) -> None:
     """Poll `predicate` until true; on timeout raise with `what` and the text of `failure_hint()`
     (the tail of the logs)."""
     deadline = time.monotonic() + timeout
@@ -254,11 +263,13 @@ class TwoHosts:
     """
 
     def __init__(self, worker_hidden: Iterable[Path | str] = (), num_cpus: int = 1,
+                 object_store_bytes: int = 200 * 1024**2,
                  base_env: Mapping[str, str] | None = None) -> None:
         require_privileges()
         tag = f"tb-{os.getpid()}-{secrets.token_hex(2)}"
         self.root = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir="/tmp"))
         self.num_cpus = num_cpus
+        self.object_store_bytes = object_store_bytes
         self.base_env = {k: v for k, v in (base_env or os.environ).items()
                          if k not in _DROPPED_ENV}
         self.token = ""  # made on the head by `ray get-auth-token --generate` at start()
@@ -351,7 +362,7 @@ class TwoHosts:
         """moto's S3 server on the head's address, as a separate process on the head."""
         import moto
 
-        if tuple(int(x) for x in moto.__version__.split(".")[:3]) < (5, 2, 2):
+        if Version(moto.__version__) < Version("5.2.2"):
             raise HarnessError(f"moto {moto.__version__} answers CompleteMultipartUpload with a "
                                "root element pyarrow rejects (getmoto/moto#10055): install "
                                "'moto[server]>=5.2.2' (pip install -e '.[test]')")
@@ -376,11 +387,10 @@ class TwoHosts:
             raise HarnessError(f"S3 server unreachable: {done.stderr[-2000:]}")
 
     def _ray_start(self, host: Host, extra: Sequence[str]) -> subprocess.Popen:
-        argv = ["ray", "start", "--block", "--node-ip-address", host.ip,
+        argv = [ray_cli(), "start", "--block", "--node-ip-address", host.ip,
                 "--temp-dir", str(host.ray_temp_dir), "--num-cpus", str(self.num_cpus),
-                "--num-gpus", "0", "--object-store-memory", str(200 * 1024**2),
+                "--num-gpus", "0", "--object-store-memory", str(self.object_store_bytes),
                 "--disable-usage-stats", *extra]
-        argv[0] = ray_cli()
         log = host.log_dir / "ray-start.log"
         if log.exists():  # a restarted node: keep the previous run's output aside
             log.replace(log.with_suffix(".previous.log"))
