@@ -48,6 +48,7 @@ WORKER_IP = f"{SUBNET}.2"
 RAY_PORT = 6379
 S3_PORT = 5000
 STARTUP_TIMEOUT_S = 90.0
+HEAD_RAY_CONFIG = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
 GRACE_S = 3.0
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -386,7 +387,8 @@ class TwoHosts:
         if done.returncode != 0:
             raise HarnessError(f"S3 server unreachable: {done.stderr[-2000:]}")
 
-    def _ray_start(self, host: Host, extra: Sequence[str]) -> subprocess.Popen:
+    def _ray_start(self, host: Host, extra: Sequence[str],
+                   config: Mapping[str, str] | None = None) -> subprocess.Popen:
         argv = [ray_cli(), "start", "--block", "--node-ip-address", host.ip,
                 "--temp-dir", str(host.ray_temp_dir), "--num-cpus", str(self.num_cpus),
                 "--num-gpus", "0", "--object-store-memory", str(self.object_store_bytes),
@@ -394,7 +396,7 @@ class TwoHosts:
         log = host.log_dir / "ray-start.log"
         if log.exists():  # a restarted node: keep the previous run's output aside
             log.replace(log.with_suffix(".previous.log"))
-        proc = host.spawn(argv, self.host_env(host), log.name)
+        proc = host.spawn(argv, {**self.host_env(host), **(config or {})}, log.name)
         _wait_for(lambda: self._exited(proc, log) or "Ray runtime started" in tail(log, 200),
                   STARTUP_TIMEOUT_S, f"ray start on the {host.role}",
                   lambda: self.ray_logs(host))
@@ -407,9 +409,11 @@ class TwoHosts:
                            f"{tail(log, 40)}")
 
     def start_head(self) -> None:
-        """`ray start --head` on the head host."""
+        """`ray start --head` on the head host. Its GCS declares a node dead after 3 failed
+        health checks 1 s apart (Ray's default: 5 checks 3 s apart), so a node failure is seen
+        in seconds; a check still waits up to Ray's default 10 s for a busy raylet."""
         self._ray_start(self.head, ["--head", "--port", str(RAY_PORT),
-                                    "--include-dashboard=false"])
+                                    "--include-dashboard=false"], HEAD_RAY_CONFIG)
 
     def start_worker(self) -> None:
         """`ray start --address HEAD:PORT` on the worker host."""
