@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hosts import two_hosts  # noqa: F401  (the two-host cluster fixture)
 from tests.idx_utils import make_fake_root
 
 # Every Ray the tests start (in-process or in subprocesses) stays on 127.0.0.1.
