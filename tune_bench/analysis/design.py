@@ -1,0 +1,257 @@
+"""The experiment as a design for inference: the metric and its direction, the factors (config
+keys that vary), one block per dataset (and trainer), and the grid cells with their repeats.
+
+Shared by `effects` (matched differences), `anova` (variance decomposition and ties at the
+top), `importance` (searches without a complete grid) and `findings` (the sentences).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tune_bench.analysis.columns import config_columns, numeric
+from tune_bench.errors import ConfigError
+from tune_bench.report.format import fmt, label, present, sort_key
+
+DEFAULT_METRIC = "test_acc"
+DEFAULT_MODE = "max"
+MODES = ("max", "min")
+SPEC_FILE = "tune_bench_spec.json"
+# Config keys that identify a run rather than define a treatment.
+BOOKKEEPING = frozenset({"seed", "trial_id", "trial_name", "experiment", "experiment_tag",
+                         "trial_dir", "storage_path", "data_dir", "name"})
+BLOCK_KEYS = ("dataset", "trainer")
+MAX_LEVELS = 12  # factors with more levels are sampled, not gridded: importance, not pairs
+_LABELLED = ("dataset", "model", "optimizer", "kernel")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The metric analyzed, its direction, and how it is shown: accuracies reported as
+    fractions are shown in percentage points (scale 100)."""
+
+    metric: str = DEFAULT_METRIC
+    mode: str = DEFAULT_MODE
+    scale: float = 1.0
+
+    @property
+    def unit(self) -> str:
+        return "points" if self.scale == 100 else self.metric
+
+    def show(self, x: float, signed: bool = False, places: int = 2) -> str:
+        """A value (or a difference, `signed`) in display units."""
+        if not present(x) or not math.isfinite(x):
+            return "-"
+        v = x * self.scale
+        return f"{v:+.{places}f}" if signed else f"{v:.{places}f}"
+
+    def better(self, diff: float) -> bool:
+        """Whether a positive `diff` (b - a) means b is better."""
+        return diff > 0 if self.mode == "max" else diff < 0
+
+
+def spec_target(paths: Sequence[str | Path]) -> tuple[str | None, str | None]:
+    """(metric, mode) from the first experiment's saved tune-bench spec, else (None, None)."""
+    for p in paths:
+        f = Path(p) / SPEC_FILE
+        try:
+            spec = json.loads(f.read_text()).get("spec") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(spec, dict) and spec.get("metric"):
+            return str(spec["metric"]), str(spec.get("mode") or DEFAULT_MODE)
+    return None, None
+
+
+def resolve_target(df: pd.DataFrame, metric: str | None = None,
+                   mode: str | None = None) -> Target:
+    """The target for `df`: `metric`/`mode` given, else df.attrs (set from the saved spec),
+    else test_acc/max. A metric no trial reports, or a bad mode, is a ConfigError."""
+    metric = metric or df.attrs.get("metric") or DEFAULT_METRIC
+    mode = mode or df.attrs.get("mode") or DEFAULT_MODE
+    if mode not in MODES:
+        raise ConfigError(f"mode: must be max or min (got {mode!r})")
+    values = numeric(df, metric)
+    if not values.notna().any():
+        if metric == DEFAULT_METRIC and "metric" not in df.attrs:
+            return Target(metric, mode)  # no data at all: the tables say so
+        raise ConfigError(f"metric: no trial reports {metric!r}")
+    fraction = metric.endswith(("acc", "accuracy")) and values.dropna().between(0, 1).all()
+    return Target(metric, mode, 100.0 if fraction else 1.0)
+
+
+def target_of(df: pd.DataFrame) -> Target:
+    """The target recorded in df.attrs (by `write_report`), validated leniently."""
+    try:
+        return resolve_target(df)
+    except ConfigError:
+        return Target(df.attrs.get("metric") or DEFAULT_METRIC,
+                      df.attrs.get("mode") or DEFAULT_MODE)
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclass
+class Design:
+    """One block (dataset, trainer) of finished trials as a design.
+
+    `x`: the factor levels of each trial as ordered categoricals of display text; `y`: the
+    metric; `cells`: one row per grid point (the factors, `mean`, `n`, `var`); `levels`: each
+    factor's levels in display order; `dropped`: notes on factors left out (aliased)."""
+
+    name: str
+    target: Target
+    factors: list[str]
+    x: pd.DataFrame
+    y: pd.Series
+    seed: pd.Series
+    cells: pd.DataFrame
+    levels: dict[str, list[str]]
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def repeats(self) -> bool:
+        """Whether some grid point ran more than once (other seeds)."""
+        return bool((self.cells["n"] > 1).any())
+
+    @property
+    def gridded(self) -> list[str]:
+        """Factors with few enough levels to compare pairwise."""
+        return [f for f in self.factors if len(self.levels[f]) <= MAX_LEVELS]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every combination of the factors' levels ran (a full factorial grid)."""
+        if not self.factors or self.gridded != self.factors:
+            return False
+        return len(self.cells) == math.prod(len(v) for v in self.levels.values())
+
+    def pooled(self) -> tuple[float, int]:
+        """Pooled within-cell variance of the repeats and its degrees of freedom."""
+        rep = self.cells[self.cells["n"] > 1]
+        dof = int((rep["n"] - 1).sum())
+        if dof == 0:
+            return math.nan, 0
+        return float(((rep["n"] - 1) * rep["var"]).sum() / dof), dof
+
+    def repeat_text(self) -> str:
+        """How the runs were replicated, for notes and findings."""
+        n = self.cells["n"]
+        if not self.repeats:
+            return (f"single runs ({len(n)} grid points, one run each): intervals use the "
+                    "grid's own replication")
+        lo, hi = int(n.min()), int(n.max())
+        each = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        return (f"{each} runs (seeds) per grid point over {len(n)} points: intervals use the "
+                "seed-level variation (pooled repeats)")
+
+
+def blocks(df: pd.DataFrame, target: Target) -> Iterator[Design]:
+    """One `Design` per dataset (and trainer, when trainers are mixed) with finished trials."""
+    y_all = numeric(df, target.metric)
+    fin = df[y_all.notna()]
+    keys = [k for k in BLOCK_KEYS if k in fin.columns and fin[k].notna().any()]
+    if not keys:
+        yield from _designs(fin, target, "all trials")
+        return
+    groups = fin.groupby([fin[k].map(_text) for k in keys], sort=False, dropna=False)
+    ordered = sorted(groups.groups, key=lambda g: tuple(
+        sort_key(v) for v in (g if isinstance(g, tuple) else (g,))))
+    for key in ordered:
+        key = key if isinstance(key, tuple) else (key,)
+        sub = groups.get_group(key if len(keys) > 1 else key[0])
+        parts = [label(k, v) if k in _LABELLED else v for k, v in zip(keys, key, strict=True)
+                 if v != "-"]
+        varying_keys = [k for k in keys if fin[k].map(_text).nunique() > 1]
+        name = " / ".join(p for k, p in zip(keys, parts, strict=False) if k in varying_keys
+                          or k == "dataset") or "all trials"
+        yield from _designs(sub, target, name)
+
+
+def _designs(sub: pd.DataFrame, target: Target, name: str) -> Iterator[Design]:
+    if len(sub):
+        yield design(sub, target, name)
+
+
+def _text(v: Any) -> str:
+    return fmt(v) if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True)
+
+
+def candidate_factors(df: pd.DataFrame) -> list[str]:
+    """Config keys that may be factors: not bookkeeping, not a block key, scalar values."""
+    out = []
+    for c in config_columns(df):
+        if c in BOOKKEEPING or c in BLOCK_KEYS:
+            continue
+        sample = df[c].dropna()
+        if len(sample) and sample.map(lambda v: isinstance(v, (list, dict, tuple))).any():
+            continue
+        out.append(c)
+    return out
+
+
+def _levels(col: pd.Series) -> tuple[pd.Series, list[str]]:
+    """A column as display text (NaN as '-'; SGD, ResNet-18, ... for the labelled keys) and
+    its levels in display order."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    text = [label(str(col.name), v) if col.name in _LABELLED else _text(v) for v in uniques]
+    order = sorted(range(len(uniques)), key=lambda i: sort_key(uniques[i]))
+    names = list(dict.fromkeys([text[i] for i in order]))
+    if (codes < 0).any():
+        names.append("-")
+    labels = np.asarray([*text, "-"], dtype=object)[codes]
+    return pd.Series(labels, index=col.index), names
+
+
+def design(sub: pd.DataFrame, target: Target, name: str) -> Design:
+    """The design of one block of finished trials."""
+    xs, levels = {}, {}
+    for c in candidate_factors(sub):
+        text, names = _levels(sub[c])
+        if len(names) > 1:
+            xs[c], levels[c] = text, names
+    x = pd.DataFrame(xs, index=sub.index)
+    x, dropped = _drop_aliased(x)
+    levels = {c: levels[c] for c in x.columns}
+    for c in x.columns:
+        x[c] = pd.Categorical(x[c], categories=levels[c], ordered=True)
+    y = numeric(sub, target.metric)
+    seed = sub["seed"] if "seed" in sub.columns else pd.Series(0, index=sub.index)
+    return Design(name, target, list(x.columns), x, y, seed, _cells(x, y), levels, dropped)
+
+
+def _drop_aliased(x: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Drop factors whose levels map one-to-one onto an earlier factor's (confounded: e.g.
+    pin_memory set only on the GPU); they cannot be separated."""
+    keep, notes = [], []
+    for c in x.columns:
+        alias = next((k for k in keep if _one_to_one(x[k], x[c])), None)
+        if alias is None:
+            keep.append(c)
+        else:
+            notes.append(f"{c} is confounded with {alias} (each {alias} level has one {c} "
+                         "level): analyzed as part of " + alias)
+    return x[keep], notes
+
+
+def _one_to_one(a: pd.Series, b: pd.Series) -> bool:
+    pairs = pd.DataFrame({"a": a, "b": b}).drop_duplicates()
+    return len(pairs) == a.nunique() == b.nunique()
+
+
+def _cells(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
+    """One row per observed grid point: the factors, mean, n and variance (ddof 1) of y."""
+    if x.shape[1] == 0:
+        return pd.DataFrame({"mean": [y.mean()], "n": [len(y)], "var": [y.var(ddof=1)]})
+    g = y.groupby([x[c] for c in x.columns], observed=True, sort=True)
+    out = g.agg(["mean", "count", "var"]).rename(columns={"count": "n"}).reset_index()
+    return out
