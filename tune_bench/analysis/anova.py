@@ -52,10 +52,15 @@ def _formula_names(factors: list[str]) -> dict[str, str]:
 
 
 def _fit(data: pd.DataFrame, factors: list[str], two_way: bool):
+    """OLS of y on the factors (rows: grid points; `w`, when present, the runs behind each
+    point's mean: weighted least squares on the means gives the same term sums of squares as
+    OLS on every run, at the cost of the grid's size instead of the runs')."""
     import statsmodels.formula.api as smf
 
     terms = " + ".join(_formula_names(factors).values())
     formula = f"y ~ ({terms})**2" if two_way and len(factors) > 1 else f"y ~ {terms}"
+    if "w" in data.columns:
+        return smf.wls(formula, data, weights=data["w"]).fit()
     return smf.ols(formula, data).fit()
 
 
@@ -68,11 +73,15 @@ def anova(d: Design) -> tuple[Anova | None, str]:
         return None, (f"not a complete grid ({len(d.cells)} of {n_cells} level combinations "
                       "ran)" if d.gridded == d.factors else "factors with many levels "
                       "(a sampled search, not a grid)")
-    data = pd.DataFrame({f"f{i}": d.x[f].astype(str) for i, f in enumerate(d.factors)})
-    data["y"] = d.y.to_numpy(dtype=float) * d.target.scale
     s2, pe_dof = d.pooled()
     if d.repeats and pe_dof > 0:
+        cells = d.cells
+        data = pd.DataFrame({f"f{i}": cells[f].astype(str) for i, f in enumerate(d.factors)})
+        data["y"] = cells["mean"].to_numpy(dtype=float) * d.target.scale
+        data["w"] = cells["n"].to_numpy(dtype=float)
         return _with_repeats(d, data, s2 * d.target.scale**2, pe_dof), ""
+    data = pd.DataFrame({f"f{i}": d.x[f].astype(str) for i, f in enumerate(d.factors)})
+    data["y"] = d.y.to_numpy(dtype=float) * d.target.scale
     model = _fit(data, d.factors, two_way=True)
     residual, notes = RESIDUAL_HIGHER, []
     if model.df_resid < 1:
@@ -90,14 +99,16 @@ def anova(d: Design) -> tuple[Anova | None, str]:
 
 
 def _with_repeats(d: Design, data: pd.DataFrame, s2: float, pe_dof: int) -> Anova:
-    """Two-way model on all runs; F-tests against the pooled repeats (pure error)."""
+    """Two-way model on the grid points' means weighted by their runs; F-tests against the
+    pooled repeats (pure error). The weighted residual of the means is what the two-way model
+    leaves of the grid: the higher-order interactions."""
     from statsmodels.stats.anova import anova_lm
 
     model = _fit(data, d.factors, two_way=True)
     table = anova_lm(model, typ=2)
     rows = _rows(d, table, None)
     ss_pe = s2 * pe_dof
-    lof_ss, lof_df = float(model.ssr) - ss_pe, int(round(model.df_resid)) - pe_dof
+    lof_ss, lof_df = float(model.ssr), int(round(model.df_resid))
     if lof_df > 0:
         rows.append({"Term": LACK_OF_FIT, "SS": max(lof_ss, 0.0), "df": lof_df})
     for r in rows:

@@ -163,7 +163,8 @@ def blocks(df: pd.DataFrame, target: Target) -> Iterator[Design]:
     if not keys:
         yield from _designs(fin, target, "all trials")
         return
-    groups = fin.groupby([fin[k].map(_text) for k in keys], sort=False, dropna=False)
+    text = {k: _as_text(fin[k]) for k in keys}
+    groups = fin.groupby([text[k] for k in keys], sort=False, dropna=False)
     ordered = sorted(groups.groups, key=lambda g: tuple(
         sort_key(v) for v in (g if isinstance(g, tuple) else (g,))))
     for key in ordered:
@@ -171,7 +172,7 @@ def blocks(df: pd.DataFrame, target: Target) -> Iterator[Design]:
         sub = groups.get_group(key if len(keys) > 1 else key[0])
         parts = [label(k, v) if k in _LABELLED else v for k, v in zip(keys, key, strict=True)
                  if v != "-"]
-        varying_keys = [k for k in keys if fin[k].map(_text).nunique() > 1]
+        varying_keys = [k for k in keys if text[k].nunique() > 1]
         name = " / ".join(p for k, p in zip(keys, parts, strict=False) if k in varying_keys
                           or k == "dataset") or "all trials"
         yield from _designs(sub, target, name)
@@ -184,6 +185,16 @@ def _designs(sub: pd.DataFrame, target: Target, name: str) -> Iterator[Design]:
 
 def _text(v: Any) -> str:
     return fmt(v) if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True)
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """`_text` of every value, computed once per distinct value ('-' for missing)."""
+    try:
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # unhashable values
+        return col.map(_text)
+    names = np.asarray([*(_text(v) for v in uniques), "-"], dtype=object)
+    return pd.Series(names[codes], index=col.index)
 
 
 def candidate_factors(df: pd.DataFrame) -> list[str]:

@@ -186,7 +186,7 @@ def _effect_sentence(r: pd.Series, t: Target, n_pairs: int) -> str:
 
 def _p_text(p: float, name: str = "p(Holm)") -> str:
     text = pvalue(p)
-    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
+    return f"{name} < {text[1:]}" if text.startswith("<") else f"{name} = {text}"
 
 
 def _anova_sentence(a: Anova) -> str:
