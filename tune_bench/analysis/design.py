@@ -7,6 +7,7 @@ top), `importance` (searches without a complete grid) and `findings` (the senten
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -143,6 +144,10 @@ class Design:
             return math.nan, 0
         return float(((rep["n"] - 1) * rep["var"]).sum() / dof), dof
 
+    def with_metric(self, y: pd.Series) -> Design:
+        """The same design with other metric values (`y` indexed like `x`)."""
+        return dataclasses.replace(self, y=y, cells=_cells(self.x, y))
+
     def repeat_text(self) -> str:
         """How the runs were replicated, for notes and findings."""
         n = self.cells["n"]
@@ -260,9 +265,21 @@ def _one_to_one(a: pd.Series, b: pd.Series) -> bool:
 
 
 def _cells(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
-    """One row per observed grid point: the factors, mean, n and variance (ddof 1) of y."""
+    """One row per observed grid point: the factors (categoricals), mean, n and variance
+    (ddof 1; NaN for a single run) of y; ordered by the factors' levels."""
+    values = y.to_numpy(dtype=float)
     if x.shape[1] == 0:
-        return pd.DataFrame({"mean": [y.mean()], "n": [len(y)], "var": [y.var(ddof=1)]})
-    g = y.groupby([x[c] for c in x.columns], observed=True, sort=True)
-    out = g.agg(["mean", "count", "var"]).rename(columns={"count": "n"}).reset_index()
-    return out
+        return pd.DataFrame({"mean": [values.mean()], "n": [len(values)],
+                             "var": [values.var(ddof=1) if len(values) > 1 else np.nan]})
+    codes = np.column_stack([x[c].cat.codes.to_numpy() for c in x.columns])
+    key = np.ravel_multi_index(codes.T, [len(x[c].cat.categories) for c in x.columns])
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    n = np.bincount(inv, minlength=len(uniq)).astype(float)
+    mean = np.bincount(inv, weights=values, minlength=len(uniq)) / n
+    ss = np.bincount(inv, weights=(values - mean[inv]) ** 2, minlength=len(uniq))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(n > 1, ss / (n - 1), np.nan)
+    out = {c: pd.Categorical.from_codes(codes[first, i], dtype=x[c].dtype)
+           for i, c in enumerate(x.columns)}
+    return pd.DataFrame({**out, "mean": mean, "n": n.astype(int), "var": var})
