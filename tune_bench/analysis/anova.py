@@ -105,6 +105,13 @@ def _with_repeats(d: Design, data: pd.DataFrame, s2: float, pe_dof: int) -> Anov
     from statsmodels.stats.anova import anova_lm
 
     model = _fit(data, d.factors, two_way=True)
+    if model.df_resid < 1:  # the model is the grid itself: fit every run, pure error residual
+        runs = pd.DataFrame({f"f{i}": d.x[f].astype(str) for i, f in enumerate(d.factors)})
+        runs["y"] = d.y.to_numpy(dtype=float) * d.target.scale
+        model = _fit(runs, d.factors, two_way=True)
+        rows = _rows(d, anova_lm(model, typ=2), RESIDUAL_REPEATS)
+        return _finish(d, rows, float(model.mse_resid), int(model.df_resid), RESIDUAL_REPEATS,
+                       [])
     table = anova_lm(model, typ=2)
     rows = _rows(d, table, None)
     ss_pe = s2 * pe_dof

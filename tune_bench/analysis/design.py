@@ -169,17 +169,13 @@ def blocks(df: pd.DataFrame, target: Target) -> Iterator[Design]:
         yield from _designs(fin, target, "all trials")
         return
     text = {k: _as_text(fin[k]) for k in keys}
-    groups = fin.groupby([text[k] for k in keys], sort=False, dropna=False)
-    ordered = sorted(groups.groups, key=lambda g: tuple(
-        sort_key(v) for v in (g if isinstance(g, tuple) else (g,))))
-    for key in ordered:
-        key = key if isinstance(key, tuple) else (key,)
-        sub = groups.get_group(key if len(keys) > 1 else key[0])
-        parts = [label(k, v) if k in _LABELLED else v for k, v in zip(keys, key, strict=True)
-                 if v != "-"]
-        varying_keys = [k for k in keys if text[k].nunique() > 1]
-        name = " / ".join(p for k, p in zip(keys, parts, strict=False) if k in varying_keys
-                          or k == "dataset") or "all trials"
+    varying_keys = [k for k in keys if text[k].nunique() > 1]
+    groups = list(fin.groupby([text[k] for k in keys], sort=False, dropna=False))
+    groups.sort(key=lambda kv: tuple(sort_key(v) for v in kv[0]))
+    for key, sub in groups:
+        parts = [label(k, v) if k in _LABELLED else v for k, v in zip(keys, key, strict=True)]
+        name = " / ".join(p for k, p, v in zip(keys, parts, key, strict=True)
+                          if v != "-" and (k in varying_keys or k == "dataset")) or "all trials"
         yield from _designs(sub, target, name)
 
 
