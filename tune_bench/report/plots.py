@@ -232,7 +232,8 @@ def main_effects(df: pd.DataFrame, outdir: Path) -> Path | None:
     """Per factor: each level's matched effect against the factor's first level, with its 95%
     CI (the rows of the effects table), one series per dataset."""
     s = _study(df)
-    per = [(b.design, b.effects) for b in s.blocks if not b.effects.empty]
+    per = [(b.design, b.effects[b.effects["CI low"].notna()]) for b in s.blocks]
+    per = [(d, e) for d, e in per if not e.empty]
     factors = list(dict.fromkeys(f for d, e in per for f in e["Factor"]))
     if not factors:
         return None
@@ -255,8 +256,8 @@ def main_effects(df: pd.DataFrame, outdir: Path) -> Path | None:
             ax.set_xticks(range(len(levels)), levels, rotation=30 if len(levels) > 3 else 0)
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         ax.set_title(f)
-        ax.set_ylabel(f"effect vs {d.levels[f][0] if f in d.levels else 'first'} "
-                      f"({s.target.unit})", fontsize=8)
+        ref = next(d.levels[f][0] for d, _ in per if f in d.levels)
+        ax.set_ylabel(f"effect vs {ref} ({s.target.unit})", fontsize=8)
         if len(per) > 1:
             ax.legend(fontsize=7)
     for ax in axes[len(factors):]:
