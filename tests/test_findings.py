@@ -246,13 +246,14 @@ def test_cpu_gpu_equivalence_and_rank_correlation() -> None:
 def _random_search(n: int = 60) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     lr = 10 ** rng.uniform(-5, -1, n)
+    wd = rng.uniform(0, 1e-3, n)  # sampled too, no effect
     opt = rng.choice(["sgd", "adam"], n)
     bs = rng.choice([16, 32, 64], n)
     y = 0.9 - 0.05 * (np.log10(lr) + 3) ** 2 / 4 + rng.normal(0, 0.002, n)
-    return frame([{"dataset": "mnist", "lr": float(a), "optimizer": str(o),
-                   "batch_size": int(b), "seed": 0, "test_acc": float(v)}
-                  for a, o, b, v in zip(lr, opt, bs, y, strict=True)],
-                 ["dataset", "lr", "optimizer", "batch_size", "seed"])
+    return frame([{"dataset": "mnist", "lr": float(a), "weight_decay": float(w),
+                   "optimizer": str(o), "batch_size": int(b), "seed": 0, "test_acc": float(v)}
+                  for a, w, o, b, v in zip(lr, wd, opt, bs, y, strict=True)],
+                 ["dataset", "lr", "weight_decay", "optimizer", "batch_size", "seed"])
 
 
 @pytest.mark.parametrize("use_optuna", [True, False])
@@ -261,9 +262,10 @@ def test_importance_of_a_random_search(use_optuna: bool) -> None:
         pytest.importorskip("optuna")
     df = _random_search()
     (d,) = blocks(df, TEST_ACC)
+    assert d.factors == ["lr", "weight_decay", "optimizer", "batch_size"] and not d.dropped
     assert not d.complete and d.gridded == ["optimizer", "batch_size"]
     imp = im.importance(d, df[d.factors], use_optuna=use_optuna)
-    assert imp["Factor"].iloc[0] == "lr"
+    assert imp["Factor"].iloc[0] == "lr" and set(imp["Factor"]) == set(d.factors)
     assert imp["Method"].iloc[0].startswith("optuna" if use_optuna else "scikit-learn")
 
 

@@ -242,11 +242,15 @@ def design(sub: pd.DataFrame, target: Target, name: str) -> Design:
 
 
 def _drop_aliased(x: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Drop factors whose levels map one-to-one onto an earlier factor's (confounded: e.g.
-    pin_memory set only on the GPU); they cannot be separated."""
+    """Drop gridded factors whose levels map one-to-one onto an earlier gridded factor's
+    (confounded: e.g. pin_memory set only on the GPU); they cannot be separated. Sampled
+    factors (many levels, e.g. a log-uniform lr) are left alone: every trial has its own
+    value, which says nothing about confounding."""
     keep, notes = [], []
+    gridded = {c for c in x.columns if x[c].nunique() <= MAX_LEVELS}
     for c in x.columns:
-        alias = next((k for k in keep if _one_to_one(x[k], x[c])), None)
+        alias = None if c not in gridded else next(
+            (k for k in keep if k in gridded and _one_to_one(x[k], x[c])), None)
         if alias is None:
             keep.append(c)
         else:
@@ -260,6 +264,20 @@ def _one_to_one(a: pd.Series, b: pd.Series) -> bool:
     return len(pairs) == a.nunique() == b.nunique()
 
 
+def row_groups(codes: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    """np.unique of the rows of `codes` (level codes, column j < sizes[j]): the unique keys,
+    the first row of each and each row's group, in the order of the levels."""
+    if codes.shape[1] == 0:
+        return np.zeros(1, dtype=int), np.zeros(1, dtype=int), np.zeros(len(codes), dtype=int)
+    if math.prod(sizes) < 2**62:
+        key = np.ravel_multi_index(codes.T, sizes)
+        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    else:  # too many combinations for one integer key: compare the rows
+        uniq, first, inv = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    return uniq, first, inv.reshape(-1)
+
+
 def _cells(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
     """One row per observed grid point: the factors (categoricals), mean, n and variance
     (ddof 1; NaN for a single run) of y; ordered by the factors' levels."""
@@ -268,9 +286,7 @@ def _cells(x: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
         return pd.DataFrame({"mean": [values.mean()], "n": [len(values)],
                              "var": [values.var(ddof=1) if len(values) > 1 else np.nan]})
     codes = np.column_stack([x[c].cat.codes.to_numpy() for c in x.columns])
-    key = np.ravel_multi_index(codes.T, [len(x[c].cat.categories) for c in x.columns])
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
+    uniq, first, inv = row_groups(codes, [len(x[c].cat.categories) for c in x.columns])
     n = np.bincount(inv, minlength=len(uniq)).astype(float)
     mean = np.bincount(inv, weights=values, minlength=len(uniq)) / n
     ss = np.bincount(inv, weights=(values - mean[inv]) ** 2, minlength=len(uniq))

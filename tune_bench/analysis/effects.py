@@ -20,7 +20,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from tune_bench.analysis.design import Design
+from tune_bench.analysis.design import Design, row_groups
 
 BOOTSTRAP_MIN = 10
 SKEWED = 1.0
@@ -71,9 +71,7 @@ def _pivot(codes: np.ndarray, j: int, sizes: list[int], mean: np.ndarray,
     """Cell means and counts as matrices: one row per combination of the other factors' levels
     that ran, one column per level of factor `j` (NaN where that cell did not run)."""
     others = np.delete(codes, j, axis=1)
-    dims = [s for i, s in enumerate(sizes) if i != j]
-    key = np.ravel_multi_index(others.T, dims) if dims else np.zeros(len(codes), dtype=int)
-    _, row = np.unique(key, return_inverse=True)
+    _, _, row = row_groups(others, [s for i, s in enumerate(sizes) if i != j])
     shape = (int(row.max()) + 1 if len(row) else 0, sizes[j])
     m, c = np.full(shape, np.nan), np.full(shape, np.nan)
     m[row, codes[:, j]] = mean
