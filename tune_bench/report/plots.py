@@ -311,6 +311,8 @@ def parallel_coordinates(df: pd.DataFrame, outdir: Path) -> Path | None:
         rng = np.random.default_rng(0)
         codes = codes + rng.uniform(-0.02, 0.02, codes.shape)  # separate identical lines
         y = d.y.to_numpy(dtype=float) * d.target.scale
+        order = np.argsort(y if d.target.mode == "max" else -y, kind="stable")  # best on top
+        codes, y = codes[order], y[order]
         segs = np.stack([np.column_stack([np.arange(len(d.factors)), row]) for row in codes])
         lines = LineCollection(segs, array=y, cmap="viridis", linewidths=0.8, alpha=0.6)
         ax.add_collection(lines)
