@@ -101,6 +101,18 @@ def test_anova_ranks_the_factors_and_finds_the_interaction(seeds: int) -> None:
     assert set(tab.index[tab["p (Holm)"] < 0.05]) == {"optimizer", "lr", "optimizer × lr"}
     assert res.strongest_interaction() == ("optimizer", "lr")
     assert tab["Share (%)"].sum() == pytest.approx(100.0)
+    if seeds > 1:  # the grid means, weighted, give the sums of squares of a fit to every run
+        import statsmodels.formula.api as smf
+        from statsmodels.stats.anova import anova_lm
+
+        runs = d.x.astype(str).assign(y=d.y * 100)
+        every = anova_lm(smf.ols("y ~ (optimizer + lr + batch_size + model)**2", runs).fit(),
+                         typ=2)
+        assert tab.loc["optimizer × lr", "SS"] == pytest.approx(every.loc["optimizer:lr",
+                                                                          "sum_sq"])
+        assert tab.loc["model", "SS"] == pytest.approx(every.loc["model", "sum_sq"])
+        resid = tab.loc[av.LACK_OF_FIT, "SS"] + tab.loc[av.RESIDUAL_REPEATS, "SS"]
+        assert resid == pytest.approx(every.loc["Residual", "sum_sq"])
 
 
 def test_ties_at_the_top_use_the_noise_estimate() -> None:
