@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -326,8 +327,6 @@ def test_report_has_findings_first_and_numeric_tables(grid_exp: Path, tmp_path: 
 def test_saved_spec_metric_and_cli_options(grid_exp: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture) -> None:
     exp = tmp_path / "copy"
-    import shutil
-
     shutil.copytree(grid_exp, exp)
     (exp / "tune_bench_spec.json").write_text(json.dumps({"spec": {"metric": "val_acc",
                                                                    "mode": "max"}}))
