@@ -178,13 +178,17 @@ def analyze(res: Result, n: int, runs: int) -> None:
         imports.append(t)
     out_head = p.stdout[:600]
     from tune_bench import analysis as an
+    from tune_bench.analysis import findings as fi
 
     load_s, df = timed(lambda: an.load_experiments([exp]))
+    # the findings section's own cost: statsmodels/scipy/optuna imports, every block's
+    # inference (cached for the effects / anova / importance tables) and the sentences
+    findings_s, _ = timed(lambda: fi.findings(df))
     tables_s, _ = timed(lambda: an.all_tables(df))
     res.row(part="analyze", trials=n, command="tune-bench analyze " + str(exp),
             wall_s=round(median(walls), 2), per_run=[round(w, 2) for w in walls],
             python_import_s=round(median(imports), 2), load_s=round(load_s, 2),
-            tables_s=round(tables_s, 2), rows_loaded=len(df))
+            findings_s=round(findings_s, 2), tables_s=round(tables_s, 2), rows_loaded=len(df))
     res.data["analyze_output_head"] = out_head
     res.summary(analyze_s=round(median(walls), 2), analyze_target_s=ANALYZE_TARGET_S,
                 analyze_met=median(walls) <= ANALYZE_TARGET_S)
@@ -199,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     root = data_dir(args.data_dir)
     sizes = [2, 4] if args.quick else SIZES
     n = 300 if args.quick else N_ANALYZE
-    res = Result(NAME, args, {"sizes": sizes, "analyze_trials": n, "cpu_per_trial": 1,
+    # an analyze-only run keeps its own result file: it does not replace the sweep rows
+    name = f"{NAME}_analyze" if args.skip_sweeps and not args.skip_analyze else NAME
+    res = Result(name, args, {"sizes": sizes, "analyze_trials": n, "cpu_per_trial": 1,
                               "cores": os.cpu_count()})
     if not args.skip_sweeps:
         sweeps(res, root, sizes)

@@ -619,7 +619,8 @@ def test_errored_trials_listed(q1: pd.DataFrame) -> None:
 def test_all_tables_missing_pieces(q1: pd.DataFrame) -> None:
     tables = an.all_tables(q1)
     keys = [t.key for t in tables]
-    assert keys == ["trials", "best_per_configuration", "top_runs",
+    assert keys == ["trials", "effects", "anova", "importance", "best_per_configuration",
+                    "top_runs",
                     "best_config_per_dataset_model", "svm", "svm_best", "cpu_vs_gpu",
                     "cross_method", "best_models", "errors"]
     got = {t.key: t for t in tables}

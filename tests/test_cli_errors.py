@@ -168,6 +168,9 @@ COMMAND_LINES = [
     ("unknown-command", ["tune", SPACE], 2, ["tune"]),
     ("analyze-unknown-format", ["analyze", "{exp}", "--format", "pdf"], 2,
      ["--format", "pdf"]),
+    ("analyze-unreported-metric", ["analyze", "{exp}", "--metric", "nope"], 2,
+     ["--metric", "nope"]),
+    ("analyze-bad-mode", ["analyze", "{exp}", "--mode", "sideways"], 2, ["--mode", "sideways"]),
 ]
 
 

@@ -56,8 +56,9 @@ def test_markdown_to_out_and_csv(study: Path, tmp_path: Path) -> None:
     summary = report.write_report([study], "csv", out=out)
     files = sorted(p.name for p in out.glob("*.csv"))
     assert files == sorted(f"{k}.csv" for k in (
-        "trials", "best_per_configuration", "top_runs", "best_config_per_dataset_model", "svm",
-        "svm_best", "cpu_vs_gpu", "cross_method", "best_models", "errors"))
+        "trials", "effects", "importance", "best_per_configuration", "top_runs",
+        "best_config_per_dataset_model", "svm", "svm_best", "cpu_vs_gpu", "cross_method",
+        "best_models", "errors"))
     assert f"wrote {out / 'svm.csv'}" in summary
     svm_csv = pd.read_csv(out / "svm_best.csv")
     assert svm_csv[["Kernel", "Test Acc (%)"]].values.tolist()[:2] == [
@@ -88,7 +89,7 @@ def test_csv_tables_load_as_numbers(tmp_path: Path) -> None:
     out = tmp_path / "csv"
     main(["analyze", str(_repeats_study(tmp_path)), "--format", "csv", "--out", str(out)])
     files = {p.stem: pd.read_csv(p) for p in sorted(out.glob("*.csv"))}
-    assert len(files) == 10
+    assert len(files) == 13
     for name, df in files.items():
         for col in df.columns:
             if df[col].dtype != object:
@@ -117,6 +118,10 @@ def test_csv_tables_load_as_numbers(tmp_path: Path) -> None:
                          "FashionMNIST Acc (%)"],
         "best_models": ["Test Acc (%)", "Test Acc 95% CI low (%)", "Train Time (ms)",
                         "Runner-up Acc (%)"],
+        "effects": ["Effect", "CI low", "CI high", "Pairs", "Favour A", "Favour B", "Ties",
+                    "p", "p (Holm)"],
+        "anova": ["SS", "df", "F", "p", "p (Holm)", "Share (%)"],
+        "importance": ["Importance", "Std"],
     }
     for name, cols in numeric.items():
         for col in cols:
@@ -191,6 +196,7 @@ def test_plots(study: Path, tmp_path: Path) -> None:
     df = an.load_experiments([study])
     paths = plots.make_plots(df, tmp_path)
     assert [p.name for p in paths] == [
+        "main_effects.png", "parallel_coordinates.png", "importance.png",
         "accuracy_heatmap.png", "efficiency_frontier.png", "cpu_gpu_speedup.png",
         "flops_vs_time.png", "training_curves.png", "confusion_matrix.png"]
     for p in paths:
@@ -200,7 +206,9 @@ def test_plots(study: Path, tmp_path: Path) -> None:
 def test_plots_skip_what_does_not_apply(tmp_path: Path) -> None:
     exp = write_experiment(tmp_path, "svm_only", [svm(0.9), svm(0.8, kernel="poly")])
     df = an.load_experiments([exp])
-    assert [p.name for p in plots.make_plots(df, tmp_path / "p")] == ["efficiency_frontier.png"]
+    assert [p.name for p in plots.make_plots(df, tmp_path / "p")] == [
+        "parallel_coordinates.png", "efficiency_frontier.png"]
+    assert plots.main_effects(df, tmp_path) is None  # one matched pair: no interval to plot
     assert plots.speedup_bars(df, tmp_path) is None
 
 
@@ -225,7 +233,8 @@ def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
     doc = page.read_text()
     assert not re.search(r"https?:", doc, re.I)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", doc)
-    assert doc.count('src="data:image/png;base64,') == 6
+    assert doc.count('src="data:image/png;base64,') == 9
+    assert doc.index('id="findings"') < doc.index('id="trials"')
     assert "<b>99.06</b>" in doc and "Aggregated best results per configuration" in doc
     browser = _chromium()
     if browser is None:

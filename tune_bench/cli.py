@@ -269,13 +269,25 @@ def analyze(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
     export: Annotated[str | None, typer.Option(
         help="Also export the trials: parquet or csv.")] = None,
+    metric: Annotated[str | None, typer.Option(
+        help="Metric the findings analyze (default: the saved spec's, else test_acc).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="max or min: whether a higher metric is better (default: the saved spec's, "
+        "else max).")] = None,
 ) -> None:
-    """Comparative tables (and plots, for html) from one or more experiments."""
+    """Findings, comparative tables (and plots, for html) from one or more experiments."""
     from tune_bench.report import write_report
 
     if (fmt != "markdown" or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
-    text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export)
+    try:
+        text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export, metric=metric,
+                            mode=mode)
+    except ConfigError as e:
+        key, _, reason = str(e).partition(": ")
+        if key in ("metric", "mode"):
+            raise ConfigError(f"{_as_option(key)}: {reason}") from None
+        raise
     out.print(text, markup=False, highlight=False)
 
 

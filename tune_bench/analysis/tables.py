@@ -656,12 +656,38 @@ class TableSpec:
         return Table(self.key, title(self.key), pd.DataFrame(), [f"not available: {reason}"])
 
 
+def _inference(name: str) -> Callable[[pd.DataFrame], Any]:
+    """A builder of `analysis.findings` (imported on use: it imports this module)."""
+
+    def build(df: pd.DataFrame) -> Any:
+        from tune_bench.analysis import findings
+
+        return getattr(findings, name)(df)
+
+    return build
+
+
+def _inference_absent(kind: str) -> Callable[[pd.DataFrame], str]:
+    def reason(df: pd.DataFrame) -> str:
+        from tune_bench.analysis.findings import absent_reason
+
+        return absent_reason(df, kind)
+
+    return reason
+
+
 _NO_RESNET = "no finished ResNet trials"
 _NO_SVM = "no finished SVM trials"
 _NO_TRIALS = "no finished trials"
 
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("trials", "Trials per state", state_counts),
+    TableSpec("effects", "Matched effects", _inference("effects_table"),
+              _inference_absent("effects")),
+    TableSpec("anova", "ANOVA (variance explained)", _inference("anova_table"),
+              _inference_absent("anova")),
+    TableSpec("importance", "Hyperparameter importance", _inference("importance_table"),
+              _inference_absent("importance")),
     TableSpec("best_per_configuration", "Aggregated best results per configuration",
               best_per_configuration, _NO_RESNET),
     TableSpec("top_runs", "Top {n} single runs", top_runs, _NO_RESNET),

@@ -130,6 +130,25 @@ def _mark(v: Any) -> str:
     return "*" if present(v) and bool(v) else ""
 
 
+def _signed(v: Any) -> str:
+    """'+0.90' / '-1.20' ('-' when missing)."""
+    return MISSING if not present(v) else f"{float(v):+.2f}"
+
+
+def _signed_interval(low: Any, high: Any) -> str:
+    """'[+0.40, +1.40]' ('-' when either end is missing)."""
+    if not present(low) or not present(high):
+        return MISSING
+    return f"[{float(low):+.2f}, {float(high):+.2f}]"
+
+
+def pvalue(p: Any) -> str:
+    """A p-value: 3 significant digits, '<0.001' below ('-' when missing)."""
+    if not present(p):
+        return MISSING
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3g}"
+
+
 # Cell kinds of `analysis.tables.Shown`: each takes the values of the shown column's sources.
 CELLS: dict[str, Callable[..., str]] = {
     "value": fmt,
@@ -139,6 +158,10 @@ CELLS: dict[str, Callable[..., str]] = {
     "interval": _interval,
     "count_pair": _count_pair,
     "mark": _mark,
+    "dec3": _decimals(3),
+    "signed": _signed,
+    "signed_interval": _signed_interval,
+    "pvalue": pvalue,
 }
 
 

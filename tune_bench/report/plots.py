@@ -219,7 +219,141 @@ def _trial_label(t: pd.Series) -> str:
     return f"{method}, {ds}, test acc {pct(t.get('test_acc'))}%"
 
 
+# --------------------------------------------------------------------------- findings
+
+
+def _study(df: pd.DataFrame):
+    from tune_bench.analysis.findings import study
+
+    return study(df)
+
+
+def main_effects(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Per factor: each level's matched effect against the factor's first level, with its 95%
+    CI (the rows of the effects table), one series per dataset."""
+    s = _study(df)
+    per = [(b.design, b.effects[b.effects["CI low"].notna()]) for b in s.blocks]
+    per = [(d, e) for d, e in per if not e.empty]
+    factors = list(dict.fromkeys(f for d, e in per for f in e["Factor"]))
+    if not factors:
+        return None
+    nrows, ncols = _grid(len(factors), 3)
+    fig = _figure(4.2 * ncols, 3.2 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, f in zip(axes, factors, strict=False):
+        width = 0.8 / max(1, len(per))
+        for k, (d, e) in enumerate(per):
+            if f not in d.levels:
+                continue
+            levels = d.levels[f]
+            rows = e[(e["Factor"] == f) & (e["Level A"] == levels[0])].set_index("Level B")
+            y = [0.0] + [rows["Effect"].get(lv, np.nan) for lv in levels[1:]]
+            lo = [0.0] + [rows["CI low"].get(lv, np.nan) for lv in levels[1:]]
+            hi = [0.0] + [rows["CI high"].get(lv, np.nan) for lv in levels[1:]]
+            x = np.arange(len(levels)) + (k - (len(per) - 1) / 2) * width
+            err = np.vstack([np.subtract(y, lo), np.subtract(hi, y)])
+            ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o", capsize=3, label=d.name)
+            ax.set_xticks(range(len(levels)), levels, rotation=30 if len(levels) > 3 else 0)
+        ax.axhline(0, color="grey", lw=0.8, ls="--")
+        ax.set_title(f)
+        ref = next(d.levels[f][0] for d, _ in per if f in d.levels)
+        ax.set_ylabel(f"effect vs {ref} ({s.target.unit})", fontsize=8)
+        if len(per) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes[len(factors):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Main effects on {s.target.metric} (matched differences, 95% CI)")
+    return _save(fig, outdir, "main_effects.png")
+
+
+def strongest_interaction(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """The two-way interaction with the largest ANOVA share: mean of the metric per level of
+    one factor, one line per level of the other (averaged over the remaining factors)."""
+    s = _study(df)
+    best = None
+    for b in s.blocks:
+        if b.anova is None or (pair := b.anova.strongest_interaction()) is None:
+            continue
+        tab = b.anova.table
+        share = tab.loc[tab["Term"] == " × ".join(pair), "Share (%)"].iloc[0]
+        if best is None or share > best[0]:
+            best = (share, b.design, pair)
+    if best is None:
+        return None
+    share, d, (fa, fb) = best
+    means = d.y.groupby([d.x[fa], d.x[fb]], observed=True).mean().unstack(fb)
+    fig = _figure(5.8, 4.2)
+    ax = fig.subplots()
+    for lv in means.columns:
+        ax.plot(range(len(means)), means[lv] * d.target.scale, marker="o", label=f"{fb}={lv}")
+    ax.set_xticks(range(len(means)), [str(v) for v in means.index])
+    ax.set_xlabel(fa)
+    ax.set_ylabel(f"mean {d.target.metric}" + (" (%)" if d.target.scale == 100 else ""))
+    ax.set_title(f"{d.name}: {fa} × {fb} ({share:.1f}% of the variance)")
+    ax.legend(fontsize=8)
+    return _save(fig, outdir, "interaction.png")
+
+
+def parallel_coordinates(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Every finished trial as a line through its factor levels, coloured by the metric; one
+    panel per dataset (at most four)."""
+    from matplotlib.collections import LineCollection
+
+    s = _study(df)
+    per = [b.design for b in s.blocks if b.design.factors][:4]
+    if not per:
+        return None
+    fig = _figure(7.5, 3.6 * len(per))
+    axes = np.atleast_1d(fig.subplots(len(per), 1)).ravel()
+    for ax, d in zip(axes, per, strict=True):
+        codes = np.column_stack([d.x[f].cat.codes.to_numpy(dtype=float)
+                                 / max(1, len(d.levels[f]) - 1) for f in d.factors])
+        rng = np.random.default_rng(0)
+        codes = codes + rng.uniform(-0.02, 0.02, codes.shape)  # separate identical lines
+        y = d.y.to_numpy(dtype=float) * d.target.scale
+        order = np.argsort(y if d.target.mode == "max" else -y, kind="stable")  # best on top
+        codes, y = codes[order], y[order]
+        segs = np.stack([np.column_stack([np.arange(len(d.factors)), row]) for row in codes])
+        lines = LineCollection(segs, array=y, cmap="viridis", linewidths=0.8, alpha=0.6)
+        ax.add_collection(lines)
+        for i, f in enumerate(d.factors):
+            ax.axvline(i, color="grey", lw=0.6)
+            levels = d.levels[f]
+            for j, lv in enumerate(levels):
+                ax.text(i + 0.02, j / max(1, len(levels) - 1), lv, fontsize=7, va="center")
+        ax.set_xlim(-0.1, len(d.factors) - 0.6)
+        ax.set_ylim(-0.08, 1.08)
+        ax.set_xticks(range(len(d.factors)), d.factors)
+        ax.set_yticks([])
+        ax.set_title(f"{d.name}: {len(y)} trials")
+        fig.colorbar(lines, ax=ax, label=d.target.metric + (" (%)" if d.target.scale == 100
+                                                             else ""))
+    return _save(fig, outdir, "parallel_coordinates.png")
+
+
+def importance_bars(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """Importance of each hyperparameter for the datasets without a complete grid."""
+    s = _study(df)
+    per = [(b.design.name, b.importance) for b in s.blocks
+           if b.importance is not None and not b.importance.empty]
+    if not per:
+        return None
+    fig = _figure(5.5 * len(per), 3.8)
+    axes = np.atleast_1d(fig.subplots(1, len(per))).ravel()
+    for ax, (name, imp) in zip(axes, per, strict=True):
+        imp = imp.iloc[::-1]
+        ax.barh(imp["Factor"], imp["Importance"], xerr=imp["Std"].fillna(0), color="tab:blue")
+        ax.set_xlabel("importance")
+        ax.set_title(name)
+    fig.suptitle(str(per[0][1]["Method"].iloc[0]).split(" (")[0], fontsize=9)
+    return _save(fig, outdir, "importance.png")
+
+
 PLOTS: tuple[Callable[[pd.DataFrame, Path], Path | None], ...] = (
+    main_effects,
+    strongest_interaction,
+    parallel_coordinates,
+    importance_bars,
     accuracy_heatmap,
     efficiency_frontier,
     speedup_bars,

@@ -18,6 +18,7 @@ from tune_bench.errors import ConfigError
 from tune_bench.report.format import display, present
 
 if TYPE_CHECKING:
+    from tune_bench.analysis.findings import Findings
     from tune_bench.analysis.tables import Table
 
 FORMATS = ("markdown", "csv", "latex", "html")
@@ -132,8 +133,30 @@ border:1px solid #eee}figcaption{font-size:.8rem;color:#555}
 """
 
 
-def html_document(tables: Sequence[Table], images: Sequence[Path], header: str = "") -> str:
-    """One self-contained HTML page: inline CSS, tables, PNGs as base64 data URIs."""
+def findings_markdown(f: Findings) -> str:
+    """The Findings section in markdown: one list per block, then the notes."""
+    lines = ["## Findings", ""]
+    for name, sentences in f.sections:
+        lines += [f"**{name}**", ""] + [f"- {s}" for s in sentences] + [""]
+    lines += [f"_{n}_" for n in f.notes] + [""]
+    return "\n".join(lines)
+
+
+def findings_html(f: Findings) -> str:
+    """The Findings section in HTML."""
+    parts = ['<section id="findings"><h2>Findings</h2>']
+    for name, sentences in f.sections:
+        parts.append(f"<h3>{html.escape(name)}</h3><ul>"
+                     + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>")
+    parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in f.notes)
+                 + "</ul></section>")
+    return "\n".join(parts)
+
+
+def html_document(tables: Sequence[Table], images: Sequence[Path], header: str = "",
+                  findings: Findings | None = None) -> str:
+    """One self-contained HTML page: inline CSS, the findings, tables, PNGs as base64 data
+    URIs."""
     figures = []
     for p in images:
         data = base64.b64encode(Path(p).read_bytes()).decode("ascii")
@@ -145,6 +168,7 @@ def html_document(tables: Sequence[Table], images: Sequence[Path], header: str =
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>tune-bench report</title><style>{_CSS}</style></head><body>"
         f"<h1>tune-bench report</h1><p>{html.escape(header)}</p>\n"
+        + (findings_html(findings) + "\n" if findings is not None else "")
         + render(tables, "html") + ("\n" + plots if figures else "") + "\n</body></html>\n"
     )
 
@@ -209,8 +233,14 @@ def write_report(
     fmt: str = "markdown",
     out: Path | None = None,
     export: str | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
 ) -> str:
     """Load the experiments, build every table and write the report.
+
+    The findings (first in markdown and HTML) and the effects / anova / importance tables
+    analyze `metric` (`mode` max or min): given, else the saved tune-bench spec's, else
+    test_acc / max. A metric no trial reports is a ConfigError.
 
     markdown: returned (and written to `out/report.md` when `out` is given); csv / latex: one
     file per table in `out`; html: one self-contained `out/report.html` with the plots
@@ -225,11 +255,15 @@ def write_report(
         _check_out(paths, out)
         out.mkdir(parents=True, exist_ok=True)
     df = an.load_experiments(paths)
+    set_target(df, paths, metric, mode)
     tables = an.all_tables(df)
     header = _header(df)
     warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
     if fmt == "markdown":
-        text = "\n".join(["# tune-bench report", "", header, *warnings, "", render(tables)])
+        from tune_bench.analysis.findings import findings
+
+        text = "\n".join(["# tune-bench report", "", header, *warnings, "",
+                          findings_markdown(findings(df)), render(tables)])
         if out is not None:
             (out / "report.md").write_text(text)
     else:
@@ -239,14 +273,29 @@ def write_report(
     return text
 
 
+def set_target(df: pd.DataFrame, paths: Sequence[str | Path], metric: str | None,
+               mode: str | None) -> None:
+    """Record the analyzed metric and mode in df.attrs: the given ones (checked: a metric no
+    trial reports, or a mode other than max/min, is a ConfigError), else the saved spec's."""
+    from tune_bench.analysis.design import resolve_target, spec_target
+
+    saved_metric, saved_mode = spec_target(paths)
+    if metric is not None or mode is not None:
+        t = resolve_target(df, metric or saved_metric, mode or saved_mode)
+        df.attrs.update(metric=t.metric, mode=t.mode)
+    elif saved_metric is not None:
+        df.attrs.update(metric=saved_metric, mode=saved_mode)
+
+
 def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path) -> list[str]:
     lines = []
     if fmt == "html":
+        from tune_bench.analysis.findings import findings
         from tune_bench.report.plots import make_plots
 
         with tempfile.TemporaryDirectory() as tmp:
             images = make_plots(df, Path(tmp))
-            doc = html_document(tables, images, _header(df))
+            doc = html_document(tables, images, _header(df), findings(df))
         path = out / "report.html"
         path.write_text(doc, encoding="utf-8")
         return [f"wrote {path} ({len(tables)} tables, {len(images)} plots)"]
