@@ -8,6 +8,7 @@ unusable; 130 interrupted (state saved, resumable).
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -233,7 +234,9 @@ def _finish(outcome: Any, tables: bool) -> None:
         out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
                   highlight=False)
     if outcome.interrupted:
-        err.print(f"interrupted: state saved; continue with: tune-bench resume {outcome.path}")
+        # quoted when it must be: a storage URI has '?' and '&'
+        err.print("interrupted: state saved; continue with: tune-bench resume "
+                  f"{shlex.quote(str(outcome.path))}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED)
     if outcome.errored:
         err.print(f"{len(outcome.errored)} trial(s) errored:")
