@@ -274,6 +274,25 @@ def test_status_of_a_missing_remote_experiment(s3: str, capsys):
                                         "(no such directory)", err
 
 
+@pytest.mark.parametrize("command", ["status", "analyze", "resume"])
+def test_reading_commands_on_an_endpoint_that_never_answers(command, s3, capsys):
+    """status / analyze / resume of an experiment behind a dead endpoint: one line, exit 4,
+    bounded in time (no Ray started)."""
+    from tune_bench.cli import main
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        uri = s3_uri(f"http://127.0.0.1:{hole.getsockname()[1]}", "results/exp")
+        t0 = time.monotonic()
+        with pytest.raises(SystemExit) as e:
+            main([command, uri])
+        took = time.monotonic() - t0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 4 and len(err) == 1 and uri in err[0], err
+    assert "cannot reach the storage" in err[0] and took < 15, (err, took)
+
+
 # --------------------------------------------------------------------------- the filesystem
 
 

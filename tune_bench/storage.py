@@ -46,8 +46,10 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):(//)?")
 _AWS_ERROR_RE = re.compile(r"AWS Error (\w+) during \w+ operation: ([^;]*)")
 
 # Object-store timeouts (seconds): an endpoint that does not answer must not hang a command.
+# (curl's request timeout is a low-speed limit, not a cap on a large transfer's duration)
 CONNECT_TIMEOUT_S = 5.0
-REQUEST_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 10.0
+ATTEMPTS = 2
 PREFLIGHT_CONNECT_S = 2.0
 PREFLIGHT_REQUEST_S = 4.0
 PREFLIGHT_LIMIT_S = 20.0  # the whole pre-flight check, whatever the filesystem
@@ -193,7 +195,8 @@ def parse_storage(text: str | Path, option: str = "") -> Storage:
         raise ResourceError(f"{where}: cannot reach the storage ({cause(e)})") from None
     if isinstance(fs, pyarrow.fs.LocalFileSystem):
         return Storage(path, fs, path)
-    return Storage(raw, bounded(fs, CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S), path.rstrip("/"))
+    fs = bounded(fs, CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, ATTEMPTS)
+    return Storage(raw, fs, path.rstrip("/"))
 
 
 def _refuse_credentials(raw: str, option: str) -> None:
@@ -301,6 +304,25 @@ def _check_remote(storage: Storage) -> None:
         raise ResourceError(f"{where}: not writable ({reason})") from None
 
 
+def probe_dir(storage: Storage) -> bool:
+    """Whether the directory exists, asked with the pre-flight's short timeouts (one line,
+    ResourceError, within seconds when the storage does not answer)."""
+    import pyarrow.fs
+
+    if storage.is_local:
+        return storage.is_dir()
+    fs = bounded(storage.fs, PREFLIGHT_CONNECT_S, PREFLIGHT_REQUEST_S, attempts=1)
+
+    def ask() -> bool:
+        try:
+            return fs.get_file_info(storage.path).type == pyarrow.fs.FileType.Directory
+        except OSError as e:
+            raise ResourceError(f"{storage.uri}: cannot reach the storage ({cause(e)})") from None
+
+    return _within(PREFLIGHT_LIMIT_S, ask,
+                   f"{storage.uri}: no answer within {PREFLIGHT_LIMIT_S:g} s")
+
+
 def _within(limit_s: float, fn: Callable[[], T], message: str) -> T:
     """`fn()` in a daemon thread; ResourceError(`message`) when it takes over `limit_s`."""
     box: dict[str, Any] = {}
@@ -359,11 +381,11 @@ def readable(text: str | Path) -> Iterator[Path]:
 def _copy_readable(exp: Storage, local: Path) -> None:
     import pyarrow.fs
 
+    if not probe_dir(exp):
+        raise ExperimentError(f"{exp.uri}: not an experiment directory (no such directory)")
     t0 = time.monotonic()
     try:
         infos = exp.entries(recursive=True)
-        if not infos and not exp.is_dir():
-            raise ExperimentError(f"{exp.uri}: not an experiment directory (no such directory)")
         local.mkdir(parents=True)
         for info in infos:
             rel = info.path[len(exp.path):].lstrip("/")

@@ -29,6 +29,7 @@ from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
     Storage,
     check_writable,
     parse_storage,
+    probe_dir,
     readable,
 )
 from tune_bench.sweep import ray_internals
@@ -335,7 +336,7 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
     the experiment's local directory or its URI."""
     exp = parse_storage(path)
     shown = shown_path(exp)
-    if not exp.is_dir():
+    if not probe_dir(exp):
         raise ExperimentError(f"{shown}: no such experiment directory")
     saved = _saved_spec(exp)
     saved_options = saved["options"]
