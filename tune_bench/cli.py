@@ -8,6 +8,7 @@ unusable; 130 interrupted (state saved, resumable).
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -152,7 +153,10 @@ def _short(v: Any) -> str:
 def sweep(
     space: Annotated[Path, typer.Argument(help="Search-space YAML file (see search_spaces/).")],
     name: Annotated[str | None, typer.Option(help="Experiment name (default: the file's).")] = None,
-    storage_path: Annotated[str, typer.Option(help="Experiments' root.")] = "ray_results",
+    storage_path: Annotated[str, typer.Option(
+        help="Experiments' root: a local path or a URI (s3://bucket/prefix?endpoint_override="
+        "http://host:port, gs://bucket/prefix); credentials from the environment.")
+    ] = "ray_results",
     address: Annotated[str | None, typer.Option(
         help="Ray cluster to join ('auto' or host:port); default: start Ray locally.")] = None,
     data_dir: DataDir = None,
@@ -169,6 +173,9 @@ def sweep(
         "--set", help="Override a value in every trial: --set n_train=500.")] = None,
     keep_checkpoints: Annotated[bool, typer.Option(
         help="Keep finished trials' checkpoints (default: deleted once safe).")] = False,
+    shared_storage: Annotated[bool, typer.Option(
+        help="The local --storage-path is a shared mount, at the same place on every node of "
+        "the cluster.")] = False,
     tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
     progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
 ) -> None:
@@ -192,7 +199,8 @@ def sweep(
                            data_dir=data_dir, max_concurrent=max_concurrent,
                            max_failures=max_failures, drop_gpu_trials=drop_gpu_trials,
                            num_cpus=num_cpus, progress=progress,
-                           keep_checkpoints=keep_checkpoints, overrides=overrides or None)
+                           keep_checkpoints=keep_checkpoints, overrides=overrides or None,
+                           shared_storage=shared_storage)
     outcome = sw.run_sweep(spec, opts)
     _finish(outcome, tables)
 
@@ -226,7 +234,9 @@ def _finish(outcome: Any, tables: bool) -> None:
         out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
                   highlight=False)
     if outcome.interrupted:
-        err.print(f"interrupted: state saved; continue with: tune-bench resume {outcome.path}")
+        # quoted when it must be: a storage URI has '?' and '&'
+        err.print("interrupted: state saved; continue with: tune-bench resume "
+                  f"{shlex.quote(str(outcome.path))}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED)
     if outcome.errored:
         err.print(f"{len(outcome.errored)} trial(s) errored:")
@@ -237,7 +247,8 @@ def _finish(outcome: Any, tables: bool) -> None:
 
 @app.command()
 def resume(
-    experiment_dir: Annotated[Path, typer.Argument(help="The experiment directory.")],
+    experiment_dir: Annotated[str, typer.Argument(
+        help="The experiment directory, or its URI (s3://...).")],
     retry_errored: Annotated[bool, typer.Option(help="Run errored trials again.")] = False,
     data_dir: DataDir = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join.")] = None,
@@ -254,8 +265,8 @@ def resume(
 
 
 @app.command()
-def status(experiment_dir: Annotated[Path, typer.Argument(help="The experiment directory.")]
-           ) -> None:
+def status(experiment_dir: Annotated[str, typer.Argument(
+        help="The experiment directory, or its URI (s3://...).")]) -> None:
     """Trials per state and the best so far, read from disk (no Ray needed)."""
     from tune_bench.report import status_summary
 
@@ -264,7 +275,8 @@ def status(experiment_dir: Annotated[Path, typer.Argument(help="The experiment d
 
 @app.command()
 def analyze(
-    dirs: Annotated[list[Path], typer.Argument(help="Experiment directories.")],
+    dirs: Annotated[list[str], typer.Argument(
+        help="Experiment directories or URIs (s3://...), analyzed together.")],
     fmt: Annotated[str, typer.Option("--format", help="markdown|csv|latex|html")] = "markdown",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory.")] = None,
     export: Annotated[str | None, typer.Option(

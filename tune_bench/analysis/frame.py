@@ -1,7 +1,9 @@
 """Read Ray Tune experiment directories into a tidy DataFrame (one row per trial).
 
 Only JSON, CSV and text files are read (never a pickle), and nothing is written into an
-experiment directory. The layout and the trial-state rules are `tune_bench.tune_dir`'s.
+experiment directory. The layout and the trial-state rules are `tune_bench.tune_dir`'s. An
+experiment in object storage (a URI) is read from a local copy of those files
+(`storage.readable`) and keeps its URI as its name and trial directories.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from tune_bench import tune_dir
+from tune_bench import storage, tune_dir
 from tune_bench.config import KEYS
 from tune_bench.errors import ExperimentError
 from tune_bench.tune_dir import STATES  # noqa: F401  (re-exported)
@@ -69,25 +71,31 @@ NUMERIC_METRICS = (
 
 
 def load_experiments(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per trial across the experiment directories in `paths` (see tune_dir)."""
+    """One row per trial across the experiment directories in `paths` (local paths or URIs;
+    see tune_dir)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     rows: list[dict[str, Any]] = []
     config_cols: dict[str, None] = {}
     warnings: list[str] = []
-    for path, name in _experiment_names([Path(p) for p in paths]):
-        trials, warns = tune_dir.read_experiment(path)
+    for path, name in _experiment_names(paths):
+        with storage.readable(path) as local:
+            trials, warns = tune_dir.read_experiment(local)
         for trial in trials:
-            rows.append(_row(trial, name))
+            row = _row(trial, name)
+            if str(local) != str(path):  # a copy of an experiment in object storage
+                row["trial_dir"] = storage.child_uri(path, trial.dirname)
+            rows.append(row)
             config_cols.update(dict.fromkeys(trial.config))
-        warnings.extend(warns)
+        warnings.extend(w.replace(str(local), str(path)) for w in warns)
     if not rows:
         raise ExperimentError("no experiment directories given")
     return _to_frame(rows, list(config_cols), warnings)
 
 
-def _experiment_names(paths: list[Path]) -> list[tuple[Path, str]]:
-    names = [p.resolve().name for p in paths]
+def _experiment_names(paths: Sequence[str | Path]) -> list[tuple[str | Path, str]]:
+    paths = [p if storage.is_uri(p) else Path(p) for p in paths]
+    names = [storage.base_name(p) for p in paths]
     return [
         (p, n if names.count(n) == 1 else str(p)) for p, n in zip(paths, names, strict=True)
     ]

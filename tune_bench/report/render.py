@@ -16,6 +16,7 @@ import pandas as pd
 from tune_bench import analysis as an
 from tune_bench.errors import ConfigError
 from tune_bench.report.format import display, present
+from tune_bench.storage import is_uri
 
 if TYPE_CHECKING:
     from tune_bench.analysis.findings import Findings
@@ -222,6 +223,8 @@ def _header(df: pd.DataFrame) -> str:
 def _check_out(paths: Sequence[str | Path], out: Path) -> None:
     target = out.resolve()
     for p in paths:
+        if is_uri(p):  # in object storage: never where a local report goes
+            continue
         exp = Path(p).resolve()
         if target == exp or exp in target.parents:
             raise ConfigError(f"out: {out} is inside the experiment directory {p}; "

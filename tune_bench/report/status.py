@@ -7,11 +7,17 @@ from pathlib import Path
 import pandas as pd
 
 from tune_bench import analysis as an
-from tune_bench import tune_dir
+from tune_bench import storage, tune_dir
 
 
 def status_summary(path: str | Path) -> str:
-    """Trials per state and the best trial so far, for `tune-bench status`."""
+    """Trials per state and the best trial so far, for `tune-bench status`; `path` is a local
+    experiment directory or its URI (read from a local copy of its JSON/CSV/text files)."""
+    with storage.readable(path) as local:
+        return _summary(local).replace(str(local), str(path))
+
+
+def _summary(path: Path) -> str:
     df = an.load_experiments([path])
     counts = df["state"].value_counts()
     order = [s for s in an.STATES if s in counts] + [s for s in counts.index if s not in an.STATES]

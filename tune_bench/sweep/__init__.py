@@ -18,7 +18,8 @@ from typing import Any
 
 _EXPORTS = {
     "DEFAULT_MAX_FAILURES": "options", "SweepOptions": "options",
-    "SweepOutcome": "run", "build_trainable": "run", "check_storage": "run",
+    "SweepOutcome": "run", "build_trainable": "run", "check_shared": "run",
+    "check_storage": "run",
     "cluster_view": "run", "param_space": "run", "plan_resources": "run",
     "read_outcome": "run", "resume_sweep": "run", "run_sweep": "run", "start_ray": "run",
     "run_trial": "trainable",

@@ -3,12 +3,13 @@ checkpoints."""
 
 from __future__ import annotations
 
-import shutil
+import posixpath
 import time
-from pathlib import Path
 from typing import Any
 
 from ray import tune
+
+from tune_bench.sweep import ray_internals
 
 
 class RichProgress(tune.Callback):
@@ -72,16 +73,19 @@ class PruneFinishedCheckpoints(tune.Callback):
 
     A finished trial is never run again, so its checkpoint (model and optimizer state: about
     300 MB for a ResNet-50 with Adam) only costs disk. It is removed `grace_s` after the
-    trial completed (several experiment snapshots later), and at the end of the sweep.
+    trial completed (several experiment snapshots later), and at the end of the sweep, on
+    the storage path's filesystem (a local disk or object storage).
     """
 
     def __init__(self, grace_s: float = 30.0) -> None:
         self.grace_s = grace_s
-        self.pending: dict[str, tuple[float, str]] = {}
+        self.pending: dict[str, tuple[float, Any]] = {}  # trial id -> (when, (fs, path))
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled with the run config: no filesystems
+        return {**self.__dict__, "pending": {}}
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        # trial.path: the trial's directory in the storage path (pruned only when local)
-        self.pending[trial.trial_id] = (time.monotonic(), trial.path or "")
+        self.pending[trial.trial_id] = (time.monotonic(), ray_internals.trial_storage(trial))
 
     def on_step_end(self, iteration, trials, **info) -> None:
         self._prune(time.monotonic() - self.grace_s)
@@ -90,8 +94,25 @@ class PruneFinishedCheckpoints(tune.Callback):
         self._prune(float("inf"))
 
     def _prune(self, older_than: float) -> None:
-        for tid, (t, path) in list(self.pending.items()):
+        for tid, (t, where) in list(self.pending.items()):
             if t <= older_than:
-                for d in Path(path).glob("checkpoint_*") if path else []:
-                    shutil.rmtree(d, ignore_errors=True)
+                if where is not None:
+                    delete_checkpoints(*where)
                 del self.pending[tid]
+
+
+def delete_checkpoints(fs: Any, trial_path: str) -> None:
+    """Delete the `checkpoint_*` directories of the trial directory `trial_path` on `fs`."""
+    import pyarrow.fs
+
+    try:
+        infos = fs.get_file_info(pyarrow.fs.FileSelector(trial_path, allow_not_found=True))
+    except OSError:
+        return
+    for info in infos:
+        if info.type == pyarrow.fs.FileType.Directory and \
+                posixpath.basename(info.path).startswith("checkpoint_"):
+            try:
+                fs.delete_dir(info.path)
+            except OSError:
+                pass

@@ -12,7 +12,7 @@ DEFAULT_MAX_FAILURES = 2
 class SweepOptions:
     """What a sweep needs besides its search space; saved with the experiment for resume."""
 
-    storage_path: str = "ray_results"
+    storage_path: str = "ray_results"  # a local path or a URI (tune_bench.storage)
     name: str | None = None
     address: str | None = None
     data_dir: str | None = None
@@ -22,6 +22,7 @@ class SweepOptions:
     num_cpus: int | None = None
     progress: bool = True
     keep_checkpoints: bool = False
+    shared_storage: bool = False  # a local storage path that every node mounts at that place
     overrides: dict[str, Any] | None = None  # the command line's --set, applied to the space
 
 

@@ -5,8 +5,9 @@ before widening the pin, check each one below against the new Ray's source. Ever
 fail degrades gracefully: the resume path then falls back to Tune's own checkpoint.
 
 - `tune.get_context().get_storage()` (developer API; a `ray.train._internal.storage.
-  StorageContext`): `storage_filesystem`, `trial_fs_path` (the trial's directory under the
-  storage path, where its checkpoints persist) and `trial_driver_staging_path` (the directory
+  StorageContext`) and, on the driver, `Trial.storage` (the same class): `storage_filesystem`
+  (a pyarrow filesystem: local, S3, GCS...), `trial_fs_path` (the trial's directory on it,
+  where its checkpoints persist) and `trial_driver_staging_path` (the directory
   where the driver writes the trial's result.json before syncing it to the storage path).
 - `ray._private.ray_constants.ENABLE_RAY_CLUSTER` and the `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`
   variable: with cluster mode off, a local Ray uses the loopback address only.
@@ -21,20 +22,26 @@ import os
 from typing import Any
 
 
-def storage_trial_dir(ctx: Any) -> str | None:
-    """The trial's directory under the (local) storage path, where its checkpoints persist.
+def storage_trial_dir(ctx: Any) -> tuple[Any, str] | None:
+    """(filesystem, path) of the trial's directory under the storage path, where its
+    checkpoints persist: a local directory or a prefix in object storage.
 
     `ctx.get_trial_dir()` is the worker's working directory under /tmp/ray, which holds none.
     """
     try:
-        import pyarrow.fs
-
         storage = ctx.get_storage()
-        if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
-            return storage.trial_fs_path
+        return storage.storage_filesystem, storage.trial_fs_path
     except Exception:  # not in a Tune session, or a Ray without this (developer) API
-        pass
-    return None
+        return None
+
+
+def trial_storage(trial: Any) -> tuple[Any, str] | None:
+    """(filesystem, path) of a `Trial`'s directory under the storage path, on the driver
+    (`Trial.storage`, a StorageContext)."""
+    try:
+        return trial.storage.storage_filesystem, trial.storage.trial_fs_path
+    except Exception:  # a Ray without these attributes
+        return None
 
 
 def driver_staging_dir(ctx: Any) -> str | None:

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,11 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from pyarrow.fs import FileType
 from ray import tune
 
 from tune_bench import tune_dir
 from tune_bench.errors import ConfigError, ExperimentError, ResourceError
 from tune_bench.space import SweepSpec, parse_space
+from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
+    MIN_FREE_BYTES,
+    Storage,
+    check_writable,
+    parse_storage,
+    probe_dir,
+    readable,
+)
 from tune_bench.sweep import ray_internals
 from tune_bench.sweep.callbacks import PruneFinishedCheckpoints, RichProgress
 from tune_bench.sweep.handover import data_key, decode_datasets, put_datasets
@@ -31,25 +39,27 @@ from tune_bench.sweep.options import SweepOptions, saved_overrides
 from tune_bench.sweep.trainable import run_trial
 from tune_bench.tune_dir import SPEC_FILE, flatten_config, read_saved_spec, trial_label
 
-MIN_FREE_BYTES = 200 * 2**20
-
-
 # --------------------------------------------------------------------------- pre-flight
 
 
-def check_storage(path: Path) -> None:
-    """Fail before any trial starts when the storage path is unwritable or nearly full."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".tune_bench_write_test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise ResourceError(f"storage path {path}: not writable ({e.strerror or e})") from None
-    free = shutil.disk_usage(path).free
-    if free < MIN_FREE_BYTES:
-        raise ResourceError(f"storage path {path}: only {free / 2**20:.0f} MiB free "
-                            f"(need at least {MIN_FREE_BYTES / 2**20:.0f} MiB)")
+def check_storage(storage: Storage | str | Path) -> Storage:
+    """Fail before any trial starts when the storage path is malformed (exit 2), unreachable,
+    unwritable or, when local, nearly full (exit 4). Returns it parsed."""
+    if not isinstance(storage, Storage):
+        storage = parse_storage(storage, "--storage-path")
+    check_writable(storage)
+    return storage
+
+
+def check_shared(storage: Storage, nodes: list[dict[str, float]], shared: bool) -> None:
+    """A local storage path on a cluster of several nodes: each node would write its trials'
+    checkpoints to its own disk (Tune fails at the first checkpoint); refused unless the user
+    says the path is a shared mount."""
+    if storage.is_local and len(nodes) > 1 and not shared:
+        raise ResourceError(
+            f"storage path {storage.uri} is local but the Ray cluster has {len(nodes)} nodes: "
+            "use a URI every node reaches (--storage-path s3://bucket/prefix) or, if the path "
+            "is a shared mount at the same place on every node, pass --shared-storage")
 
 
 def plan_resources(spec: SweepSpec, cluster: dict[str, float], nodes: list[dict[str, float]],
@@ -178,9 +188,10 @@ def _searcher(spec: SweepSpec):
     return OptunaSearch(metric=spec.metric, mode=spec.mode)
 
 
-def make_run_config(name: str, storage: Path, opts: SweepOptions, callbacks: list) -> Any:
+def make_run_config(name: str, storage: Storage, opts: SweepOptions, callbacks: list) -> Any:
+    # the URI as given (or the absolute local path): Tune resolves its filesystem itself
     return tune.RunConfig(
-        name=name, storage_path=str(storage),
+        name=name, storage_path=storage.uri,
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         callbacks=callbacks, verbose=0,
@@ -192,9 +203,10 @@ def make_run_config(name: str, storage: Path, opts: SweepOptions, callbacks: lis
 
 @dataclass
 class SweepOutcome:
-    """What a sweep or resume left behind."""
+    """What a sweep or resume left behind (`path`: a local directory, or the experiment's URI
+    when it is in object storage)."""
 
-    path: Path
+    path: Path | str
     n_trials: int
     states: dict[str, int]
     errored: list[tuple[str, str]]  # (trial directory, its one-line error)
@@ -209,7 +221,12 @@ class SweepOutcome:
             self.states.get("TERMINATED", 0) == self.n_trials
 
 
-def read_outcome(path: Path, wall_s: float, notes: list[str],
+def shown_path(exp: Storage) -> Path | str:
+    """How an experiment is named to the user: its local path, or its URI."""
+    return Path(exp.uri) if exp.is_local else exp.uri
+
+
+def read_outcome(path: Path | str | Storage, wall_s: float, notes: list[str],
                  interrupted: bool = False) -> SweepOutcome:
     """The outcome of the sweep in `path`, from the trial states Tune saved.
 
@@ -218,33 +235,38 @@ def read_outcome(path: Path, wall_s: float, notes: list[str],
     paused mean an interrupted sweep. A trial the scheduler stopped early is TERMINATED:
     finished, not interrupted.
     """
+    if isinstance(path, Storage):
+        path = shown_path(path)
     try:
-        trials, _ = tune_dir.read_experiment(path)
+        with readable(path) as local:
+            trials, _ = tune_dir.read_experiment(local)
+            scheduler = tune_dir.scheduler_name(local)
     except ExperimentError:  # stopped before Tune recorded any trial
         return SweepOutcome(path, 0, {}, [], interrupted=True, notes=notes, wall_s=wall_s)
     states = dict(Counter(t.state for t in trials))
     errored = [(t.dirname, t.error or "unknown error") for t in trials if t.state == "ERROR"]
     unfinished = any(t.state not in ("TERMINATED", "ERROR") for t in trials)
     early = tune_dir.stopped_early_text((int(t.last.get("epoch") or 0) for t in trials
-                                         if t.stopped_early), tune_dir.scheduler_name(path))
+                                         if t.stopped_early), scheduler)
     return SweepOutcome(path, len(trials), states, errored, interrupted or unfinished,
                         notes, wall_s, early)
 
 
-def _fit(tuner: Any, path: Path, notes: list[str]) -> SweepOutcome:
+def _fit(tuner: Any, exp: Storage, notes: list[str]) -> SweepOutcome:
     t0 = time.perf_counter()
     try:
         tuner.fit()
     except KeyboardInterrupt:  # a second Ctrl+C, while Tune was saving its state
-        return read_outcome(path, time.perf_counter() - t0, notes, interrupted=True)
-    return read_outcome(path, time.perf_counter() - t0, notes)
+        return read_outcome(exp, time.perf_counter() - t0, notes, interrupted=True)
+    return read_outcome(exp, time.perf_counter() - t0, notes)
 
 
 # --------------------------------------------------------------------------- run, resume
 
 
-def save_spec(path: Path, spec: SweepSpec, opts: SweepOptions, points: list[dict]) -> None:
-    """Record the validated space, the file's text and the options, so resume can rebuild."""
+def save_spec(exp: Storage, spec: SweepSpec, opts: SweepOptions, points: list[dict]) -> None:
+    """Record the validated space, the file's text and the options, so resume can rebuild.
+    (The storage path holds no credentials: `storage.parse_storage` refuses such URIs.)"""
     src = Path(spec.source)
     options = {k: v for k, v in opts.__dict__.items() if k != "progress"}
     if options.get("data_dir"):  # resume may run from another working directory
@@ -253,8 +275,7 @@ def save_spec(path: Path, spec: SweepSpec, opts: SweepOptions, points: list[dict
             "source": spec.source, "source_text": src.read_text() if src.is_file() else None,
             "options": options,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    path.mkdir(parents=True, exist_ok=True)
-    (path / SPEC_FILE).write_text(json.dumps(data, indent=1, default=str))
+    exp.write_text(SPEC_FILE, json.dumps(data, indent=1, default=str))
 
 
 def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> SweepOutcome:
@@ -262,13 +283,12 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
 
     `trainable_fn` replaces run_trial (tests use a light one where CUDA would be needed).
     """
-    storage = Path(opts.storage_path).resolve()
+    storage = check_storage(opts.storage_path)
     name = opts.name or spec.name
-    path = storage / name
-    check_storage(storage)
-    if path.exists() and (path / SPEC_FILE).exists():
-        raise ExperimentError(f"experiment {path} exists already: resume it with "
-                              f"'tune-bench resume {path}' or choose another --name")
+    exp = storage.child(name)
+    if exp.exists(SPEC_FILE):
+        raise ExperimentError(f"experiment {exp.uri} exists already: resume it with "
+                              f"'tune-bench resume {exp.uri}' or choose another --name")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     # num_to_keep=1 forces a snapshot after each checkpoint (what makes resume exact); with
     # short epochs Tune warns about it on every epoch.
@@ -277,10 +297,11 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     started = start_ray(opts)
     try:
         cluster, nodes = cluster_view()
+        check_shared(storage, nodes, opts.shared_storage)
         points, notes = plan_resources(spec, cluster, nodes, opts.drop_gpu_trials)
         used = set(map(data_key, points))
         datasets = put_datasets({k: v for k, v in splits.items() if k in used})
-        save_spec(path, spec, opts, points)
+        save_spec(exp, spec, opts, points)
         progress = RichProgress(len(points) * spec.tune_num_samples, opts.progress)
         tuner = tune.Tuner(
             build_trainable(spec, datasets, trainable_fn),
@@ -294,20 +315,30 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
             run_config=make_run_config(name, storage, opts, [progress, *(
                 [] if opts.keep_checkpoints else [PruneFinishedCheckpoints()])]),
         )
-        return _fit(tuner, path, notes)
+        return _fit(tuner, exp, notes)
     finally:
         if started:
             _shutdown()
 
 
+def _saved_spec(exp: Storage) -> dict[str, Any]:
+    """tune_bench_spec.json of the experiment (through its filesystem)."""
+    if not exp.is_local:
+        with readable(exp.uri) as local:
+            return read_saved_spec(local)
+    return read_saved_spec(Path(exp.path))
+
+
 def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | None = None,
                  address: str | None = None, progress: bool = True,
                  num_cpus: int | None = None) -> SweepOutcome:
-    """Continue an interrupted sweep with Tuner.restore: finished trials are kept."""
-    path = Path(path).resolve()
-    if not path.is_dir():
-        raise ExperimentError(f"{path}: no such experiment directory")
-    saved = read_saved_spec(path)
+    """Continue an interrupted sweep with Tuner.restore: finished trials are kept. `path` is
+    the experiment's local directory or its URI."""
+    exp = parse_storage(path)
+    shown = shown_path(exp)
+    if not probe_dir(exp):
+        raise ExperimentError(f"{shown}: no such experiment directory")
+    saved = _saved_spec(exp)
     saved_options = saved["options"]
     import yaml
 
@@ -315,40 +346,43 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
     spec = parse_space(yaml.safe_load(saved["source_text"]), saved["source"], overrides)
     if num_cpus is None:
         num_cpus = saved_options.get("num_cpus")
-    opts = SweepOptions(storage_path=str(path.parent), name=path.name,
+    opts = SweepOptions(storage_path=exp.parent.uri, name=exp.name,
                         address=address or saved_options.get("address"),
                         data_dir=data_dir or saved_options.get("data_dir"), progress=progress,
-                        num_cpus=num_cpus, overrides=overrides)
-    snapshot = tune_dir.read_snapshot(path)
+                        num_cpus=num_cpus, overrides=overrides,
+                        shared_storage=bool(saved_options.get("shared_storage")))
+    with readable(exp.uri) as local:
+        snapshot = tune_dir.read_snapshot(local)
     if snapshot.file is None:
         # Stopped after tune-bench saved the space but before Tune's first snapshot (a kill
         # during start-up): with no trial directory either, nothing ran, so run the sweep from
         # the start with its saved options.
-        if any(p.is_dir() for p in path.iterdir()):
-            raise ExperimentError(f"{path}: stopped before Tune saved any state, so there is "
+        if any(e.type == FileType.Directory for e in exp.entries()):
+            raise ExperimentError(f"{shown}: stopped before Tune saved any state, so there is "
                                   "nothing to resume; delete it and run the sweep again")
         known = {f.name for f in dataclasses.fields(SweepOptions)}
         given = ("storage_path", "name", "address", "data_dir", "progress", "num_cpus",
-                 "overrides")
+                 "overrides", "shared_storage")
         rerun = SweepOptions(**{**{k: v for k, v in saved_options.items() if k in known},
                                 **{k: getattr(opts, k) for k in given}})
-        (path / SPEC_FILE).unlink()
+        exp.delete_file(SPEC_FILE)
         return run_sweep(spec, rerun)
-    if not tune.Tuner.can_restore(str(path)):
-        raise ExperimentError(f"{path}: no Tune experiment state to restore from")
+    if not tune.Tuner.can_restore(exp.uri):
+        raise ExperimentError(f"{shown}: no Tune experiment state to restore from")
     expected = len(saved["points"]) * spec.tune_num_samples
     statuses = snapshot.statuses()
     if len(statuses) == expected and set(statuses) == {"TERMINATED"}:
-        return SweepOutcome(path, expected, {"TERMINATED": expected}, [],
-                            notes=[f"nothing to resume: all {expected} trials of {path} "
+        return SweepOutcome(shown, expected, {"TERMINATED": expected}, [],
+                            notes=[f"nothing to resume: all {expected} trials of {shown} "
                                    "finished"])
     splits = decode_datasets(saved["points"], opts.data_dir)
     started = start_ray(opts)
     try:
+        check_shared(exp, cluster_view()[1], opts.shared_storage)
         datasets = put_datasets(splits)
-        tuner = tune.Tuner.restore(str(path), trainable=build_trainable(spec, datasets),
+        tuner = tune.Tuner.restore(exp.uri, trainable=build_trainable(spec, datasets),
                                    resume_unfinished=True, resume_errored=retry_errored)
-        return _fit(tuner, path, [])
+        return _fit(tuner, exp, [])
     finally:
         if started:
             _shutdown()

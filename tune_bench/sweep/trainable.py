@@ -7,6 +7,7 @@ it from its own context, and reports every ResNet epoch with a checkpoint.
 from __future__ import annotations
 
 import os
+import posixpath
 import socket
 import tempfile
 from pathlib import Path
@@ -126,36 +127,69 @@ def _recorded_epochs(ctx: Any) -> int:
     return last
 
 
-def _marked_epoch(path: Path) -> int:
+def _marked_epoch(fs: Any, path: str) -> int:
+    """The epoch in a checkpoint's completion marker (-1 when it has none)."""
     try:
-        return int((path / DONE_MARKER).read_text())
+        with fs.open_input_stream(posixpath.join(path, DONE_MARKER)) as f:
+            return int(f.read())
     except (OSError, ValueError):
         return -1
 
 
-def _load_newest_state(ckpt: Any, trial_dir: str | None
-                       ) -> tuple[dict[str, Any] | None, str, int]:
-    """The newest complete training state: Tune's checkpoint or a newer one on disk.
+def _checkpoint_dirs(fs: Any, trial_dir: str) -> list[str]:
+    import pyarrow.fs
 
-    Returns (state, where it came from, the epoch of Tune's checkpoint or 0). After a hard kill
-    of the driver, Tune's experiment snapshot can lag behind the checkpoints already persisted
-    in the trial directory; those are complete when their marker exists. Checkpoint numbers
-    restart when Tune restarts a trial it knew no checkpoint of, so the epoch in the marker,
-    not the directory name, says which is newest.
+    try:
+        infos = fs.get_file_info(pyarrow.fs.FileSelector(trial_dir, allow_not_found=True))
+    except OSError:
+        return []
+    return [i.path for i in infos if i.type == pyarrow.fs.FileType.Directory
+            and posixpath.basename(i.path).startswith("checkpoint_")]
+
+
+def _fetch_state(fs: Any, path: str) -> dict[str, Any] | None:
+    """The training state in checkpoint directory `path` on `fs` (downloaded first when it is
+    not on a local disk); None when incomplete."""
+    import pyarrow.fs
+
+    if isinstance(fs, pyarrow.fs.LocalFileSystem):
+        return _read_state(Path(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in (DONE_MARKER, STATE_FILE):
+            try:
+                pyarrow.fs.copy_files(posixpath.join(path, name), os.path.join(tmp, name),
+                                      source_filesystem=fs,
+                                      destination_filesystem=pyarrow.fs.LocalFileSystem())
+            except OSError:
+                return None
+        return _read_state(Path(tmp))
+
+
+def _load_newest_state(ckpt: Any, trial_dir: tuple[Any, str] | None
+                       ) -> tuple[dict[str, Any] | None, str, int]:
+    """The newest complete training state: Tune's checkpoint or a newer one in storage.
+
+    `trial_dir`: (filesystem, path) of the trial's directory under the storage path, local or
+    in object storage. Returns (state, where it came from, the epoch of Tune's checkpoint or
+    0). After a hard kill of the driver, Tune's experiment snapshot can lag behind the
+    checkpoints already persisted in the trial directory; those are complete when their marker
+    exists. Checkpoint numbers restart when Tune restarts a trial it knew no checkpoint of, so
+    the epoch in the marker, not the directory name, says which is newest.
     """
     best, where = None, ""
     if ckpt is not None:
         with ckpt.as_directory() as d:
             best, where = _read_state(Path(d)), "tune"
     known = best["epoch"] if best else 0
-    if trial_dir and Path(trial_dir).is_dir():
-        found = sorted(((_marked_epoch(d), d) for d in Path(trial_dir).glob("checkpoint_*")),
+    if trial_dir is not None:
+        fs, root = trial_dir
+        found = sorted(((_marked_epoch(fs, d), d) for d in _checkpoint_dirs(fs, root)),
                        reverse=True)
         for epoch, d in found:
             if epoch <= known:
                 break
-            st = _read_state(d)
+            st = _fetch_state(fs, d)
             if st is not None:
-                best, where = st, f"disk:{d.name}"
+                best, where = st, f"disk:{posixpath.basename(d)}"
                 break
     return best, where, known
