@@ -362,3 +362,26 @@ def test_describe_trials() -> None:
 def test_space_does_not_import_ray() -> None:
     code = "import sys, tune_bench.space; sys.exit('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_repeats_from_the_command_line_replace_num_samples() -> None:
+    """`sweep --repeats N` reaches the space as the override num_samples=N (saved with the
+    sweep's overrides, so resume rebuilds the same trials)."""
+    data = {**_svm(seed=7), "num_samples": 2, "axes": {"C": [1.0, 10.0]}}
+    spec = parse_space(data, "t.yaml", {"num_samples": 3, "n_train": 500})
+    assert spec.n_trials == 6 and spec.num_samples == 3
+    assert sorted((p["C"], p["seed"]) for p in spec.points) == [
+        (c, s) for c in (1.0, 10.0) for s in (7, 8, 9)]
+    assert {p["n_train"] for p in spec.points} == {500}
+    assert parse_space(data, "t.yaml").n_trials == 4  # the file's own num_samples: 2
+    with pytest.raises(ConfigError, match="num_samples"):
+        parse_space(data, "t.yaml", {"num_samples": 0})
+
+
+def test_sweep_repeats_option_multiplies_the_dry_run(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "tune_bench.cli", "sweep",
+                          str(SPACES / "q1b_svm.yaml"), "--dry-run", "--repeats", "2"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("q1b_svm: 84 trial(s)")
+    assert "-s0 " in res.stdout and "-s1 " in res.stdout

@@ -171,6 +171,9 @@ def sweep(
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a value in every trial: --set n_train=500.")] = None,
+    repeats: Annotated[int | None, typer.Option(
+        min=1, help="Run every grid point N times, with seeds seed, seed+1, ... (replaces the "
+        "space's num_samples; the tables then show mean ± CI).")] = None,
     keep_checkpoints: Annotated[bool, typer.Option(
         help="Keep finished trials' checkpoints (default: deleted once safe).")] = False,
     shared_storage: Annotated[bool, typer.Option(
@@ -189,6 +192,8 @@ def sweep(
         overrides["cpus_per_trial"] = cpus_per_trial
     if gpus_per_trial is not None:
         overrides["gpus_per_trial"] = gpus_per_trial
+    if repeats is not None:
+        overrides["num_samples"] = repeats
     spec = load_space(space, overrides or None)
     if dry_run:
         _print_dry_run(spec, describe_trials(spec))

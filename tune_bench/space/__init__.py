@@ -44,10 +44,12 @@ def parse_space(data: Any, source: str, overrides: dict | None = None) -> SweepS
 
     `overrides` are command-line fixed values applied last to every trial whose trainer has
     the key (an axis on an overridden key collapses); ``cpus_per_trial`` / ``gpus_per_trial``
-    override the resources instead.
+    override the resources instead, and ``num_samples`` (`sweep --repeats N`) the file's.
     """
     trial_values = dict(overrides or {})
     resources = {k: trial_values.pop(k) for k in OVERRIDE_RESOURCE_KEYS if k in trial_values}
+    if "num_samples" in trial_values and isinstance(data, dict):
+        data = {**data, "num_samples": trial_values.pop("num_samples")}
     return expand(read_space(data, source, resources), source, trial_values)
 
 
