@@ -25,17 +25,19 @@ PACKS = [1, 2, 4, 8]
 Q1A_TARGET_S = 20 * 60
 
 
-def packing_spec(k: int, n_train: int, cores: int):
+def packing_spec(k: int, n_train: int, cores: int, device: str = "gpu", n_eval: int = 1000):
+    """k identical ResNet-18 trials, 1/k GPU and cores/k CPUs each (on the CPU, for a dry run
+    of the orchestration: cores/k CPUs each)."""
     from tune_bench.space import parse_space
 
     return parse_space({
         "name": f"pack_{k}", "metric": "test_acc", "mode": "max",
         "fixed": {"trainer": "resnet", "model": "resnet18", "dataset": "mnist",
                   "batch_size": 16, "optimizer": "adam", "lr": 0.001, "epochs": 1,
-                  "n_train": n_train, "n_eval": 1000, "device": "gpu", "loader": "tensor"},
+                  "n_train": n_train, "n_eval": n_eval, "device": device, "loader": "tensor"},
         "axes": {"seed": list(range(k))},
         "resources": {"gpu": {"cpu": max(1, cores // k), "gpu": round(1 / k, 4)},
-                      "cpu": {"cpu": 1}},
+                      "cpu": {"cpu": max(1, cores // k)}},
     }, f"<gpu packing benchmark, {k} trial(s)>")
 
 
