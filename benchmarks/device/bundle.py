@@ -105,7 +105,7 @@ def download(whl: Path, cache: Path, data_dir: Path | None, datasets: list[str])
     for name, version in MISSING.items():
         got = pip_download(raw, name, version)
         target = whl / got.name
-        if name == "ray":
+        if name == "ray" and not target.exists():
             kept, dropped = repack(got, target)
             print(f"ray: {got.stat().st_size / MIB:.1f} MiB -> {target.stat().st_size / MIB:.1f}"
                   f" MiB ({kept} files kept, {dropped} dropped)")

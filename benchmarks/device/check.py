@@ -162,7 +162,7 @@ def step_tests(f: StepFile, sizes: Sizes) -> None:
     counts: dict[str, int] = {}
     for r in f.data["rows"]:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
-    f.summary(pytest_exit_code=rc, **counts)
+    f.summary(pytest_exit_code=rc, outcomes=counts)
 
 
 # --------------------------------------------------------------------------- 2. throughput
