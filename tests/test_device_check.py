@@ -35,22 +35,28 @@ def _git_repo(path: Path, size: int) -> Path:
 
 def _prepare_check(whl: Path, repo: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(ROOT / "benchmarks/device/prepare.sh"), "--check", "--dir",
-                           str(whl), "--repo", str(repo), "--no-wheel-check"],
-                          capture_output=True, text=True, timeout=60,
+                           str(whl), "--devdata", str(repo / ".devdata"), "--repo", str(repo),
+                           "--no-wheel-check"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-@pytest.mark.parametrize(("wheels", "data", "rc", "plan"), [
-    (35, 11, 0, "one call"), (35, 29, 0, "two calls"), (63, 11, 1, "does not fit")])
-def test_prepare_check_plans_the_carry_budget(tmp_path, wheels, data, rc, plan):
+@pytest.mark.parametrize(("wheels", "fashion", "rc", "plan"), [
+    (35, 0, 0, 'one call: carry [".whl", ".devdata"]'),
+    (35, 29, 0, 'two calls while the machine is warm: 1. carry [".whl", ".devdata/MNIST"], '
+                'check.sh --steps 1,2,3,4'),
+    (35, 62, 1, "does not fit"), (60, 0, 1, "does not fit")])
+def test_prepare_check_plans_the_carry_budget(tmp_path, wheels, fashion, rc, plan):
     repo = _git_repo(tmp_path / "repo", MIB)
-    whl = repo / ".whl"
+    whl, devdata = repo / ".whl", repo / ".devdata"
     _sized(whl / "ray-2.60.0-cp312-cp312-manylinux2014_x86_64.whl", wheels * MIB)
-    _sized(whl / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte.gz", data * MIB)
-    (repo / ".gitignore").write_text("/.whl/\n")
+    _sized(whl / "notes.txt", 30 * MIB)  # not a wheel: not carried by the recipe, not counted
+    _sized(devdata / "MNIST" / "raw" / "train-images-idx3-ubyte.gz", 11 * MIB)
+    if fashion:
+        _sized(devdata / "FashionMNIST" / "raw" / "train-images-idx3-ubyte.gz", fashion * MIB)
+    (repo / ".gitignore").write_text("/.whl/\n/.devdata/\n")
     got = _prepare_check(whl, repo)
     assert got.returncode == rc, got.stdout + got.stderr
-    assert f"wheels {wheels:.1f} MiB + data {data:.1f} MiB" in got.stdout
+    assert f"tree 1.0 MiB + wheels {wheels:.1f} MiB + MNIST 11.0 MiB" in got.stdout
     assert plan in got.stdout
 
 

@@ -7,14 +7,16 @@ The device machine (Python 3.12, manylinux x86-64, no network) has torch, pandas
 but not Ray, thop or pydantic (the list in `MISSING`). A call carries at most 64 MiB: the
 working tree plus the carried folders. Ray's cp312 wheel is 79 MB; repacked without its Java
 jar, its dashboard's web build and its tests, and recompressed with LZMA (a zip method pip's
-installer reads), it fits beside MNIST. `check` prints the plan: one call when everything fits,
-else two (the first installs the wheels into `.site/`, an ignored folder the warm machine keeps,
-the second carries the data).
+installer reads), it fits beside MNIST. The datasets go to `.devdata/<Name>/raw/`. `check`
+prints the plan: one call when everything fits, else two (the first carries the wheels and
+MNIST and installs the wheels into `.site/`, ignored folders the warm machine keeps; the second
+carries FashionMNIST).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -96,8 +98,9 @@ def repack(src: Path, dst: Path, prune: tuple[str, ...] = RAY_PRUNE) -> tuple[in
     return kept, dropped
 
 
-def download(whl: Path, cache: Path, data_dir: Path | None, datasets: list[str]) -> None:
-    """Fill `whl` with the wheels (ray repacked) and `whl/data` with the chosen datasets; the
+def download(whl: Path, cache: Path, data_dir: Path | None, datasets: list[str],
+             devdata: Path) -> None:
+    """Fill `whl` with the wheels (ray repacked) and `devdata` with the chosen datasets; the
     wheels as downloaded stay in `cache` (outside `whl`: they must not travel)."""
     raw = cache
     whl.mkdir(parents=True, exist_ok=True)
@@ -111,7 +114,7 @@ def download(whl: Path, cache: Path, data_dir: Path | None, datasets: list[str])
                   f" MiB ({kept} files kept, {dropped} dropped)")
         elif not target.exists():
             shutil.copyfile(got, target)
-    copy_data(data_dir, whl / "data", datasets)
+    copy_data(data_dir, devdata, datasets)
 
 
 def copy_data(src_root: Path | None, dst_root: Path, datasets: list[str]) -> None:
@@ -134,36 +137,49 @@ def copy_data(src_root: Path | None, dst_root: Path, datasets: list[str]) -> Non
 
 @dataclass(frozen=True)
 class Budget:
-    """Bytes a call would carry: the tracked tree, the wheels, the data."""
+    """Bytes a call would carry: the tree git sends, the wheels, each dataset's folder."""
 
     tree: int
     wheels: int
-    data: int
+    data: dict[str, int]  # e.g. {"MNIST": ..., "FashionMNIST": ...}
     limit: int = CARRY_LIMIT
+    whl: str = ".whl"
+    devdata: str = ".devdata"
 
-    @property
-    def one_call(self) -> bool:
-        return self.tree + self.wheels + self.data + HEADROOM <= self.limit
+    def fits(self, *sizes: int) -> bool:
+        return self.tree + sum(sizes) + HEADROOM <= self.limit
 
-    @property
-    def two_calls(self) -> bool:
-        return max(self.wheels, self.data) + self.tree + HEADROOM <= self.limit
+    def calls(self) -> list[list[str]] | None:
+        """The `carry` list of each call: one call when all fits, else two (the first with the
+        wheels and MNIST, which the warm machine keeps; the second with the other datasets);
+        None when even that does not fit."""
+        every = [self.whl, self.devdata] if self.data else [self.whl]
+        if self.fits(self.wheels, *self.data.values()):
+            return [every]
+        first = {k: v for k, v in self.data.items() if k == "MNIST"}
+        rest = {k: v for k, v in self.data.items() if k != "MNIST"}
+        if self.fits(self.wheels, *first.values()) and self.fits(*rest.values()):
+            return [[self.whl, *(f"{self.devdata}/{k}" for k in first)],
+                    [f"{self.devdata}/{k}" for k in rest]]
+        return None
 
     def plan(self) -> str:
-        if self.one_call:
-            return "one call: carry .whl (wheels and data)"
-        if self.two_calls:
-            return ("two calls: 1. carry .whl, install the wheels into .site; 2. carry .whl/data "
-                    "only (the warm machine keeps .site)")
-        return "does not fit: carry fewer datasets (--datasets mnist)"
+        calls = self.calls()
+        if calls is None:
+            return "does not fit: carry fewer datasets (--datasets mnist)"
+        if len(calls) == 1:
+            return f"one call: carry {json.dumps(calls[0])}"
+        return (f"two calls while the machine is warm: 1. carry {json.dumps(calls[0])}, "
+                f"check.sh --steps 1,2,3,4 (installs the wheels into .site/); 2. carry "
+                f"{json.dumps(calls[1])}, check.sh --steps 5 (the machine kept .site/ and "
+                f"{self.devdata}/MNIST)")
 
 
-def folder_bytes(folder: Path, exclude: tuple[str, ...] = ()) -> int:
-    """Sum of the file sizes under `folder`, skipping top-level entries named in `exclude`."""
+def folder_bytes(folder: Path) -> int:
+    """Sum of the file sizes under `folder` (0 if absent)."""
     if not folder.exists():
         return 0
-    return sum(f.stat().st_size for f in folder.rglob("*")
-               if f.is_file() and f.relative_to(folder).parts[0] not in exclude)
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def tree_bytes(repo: Path) -> int:
@@ -174,16 +190,25 @@ def tree_bytes(repo: Path) -> int:
                if p and (repo / p).is_file())
 
 
-def budget(whl: Path, repo: Path) -> Budget:
-    """The carry budget of `whl` (wheels at its top, datasets under `data/`) from `repo`."""
-    return Budget(tree=tree_bytes(repo), wheels=folder_bytes(whl, ("data",)),
-                  data=folder_bytes(whl / "data"))
+def budget(whl: Path, devdata: Path, repo: Path) -> Budget:
+    """The carry budget of the wheels in `whl` and the datasets in `devdata`, from `repo`."""
+    data = {n: folder_bytes(devdata / n) for n in DATASETS.values() if (devdata / n).is_dir()}
+    return Budget(tree=tree_bytes(repo), wheels=sum(f.stat().st_size for f in whl.glob("*.whl")),
+                  data=data, whl=_rel(whl, repo), devdata=_rel(devdata, repo))
+
+
+def _rel(path: Path, repo: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(repo.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def report(b: Budget) -> str:
-    total = b.tree + b.wheels + b.data
-    return (f"tree {b.tree / MIB:.1f} MiB + wheels {b.wheels / MIB:.1f} MiB + data "
-            f"{b.data / MIB:.1f} MiB = {total / MIB:.1f} MiB (limit {b.limit / MIB:.0f} MiB, "
+    total = b.tree + b.wheels + sum(b.data.values())
+    data = " + ".join(f"{k} {v / MIB:.1f} MiB" for k, v in b.data.items()) or "no data"
+    return (f"tree {b.tree / MIB:.1f} MiB + wheels {b.wheels / MIB:.1f} MiB + {data} = "
+            f"{total / MIB:.1f} MiB (limit {b.limit / MIB:.0f} MiB a call, "
             f"{HEADROOM / MIB:.0f} MiB headroom) -> {b.plan()}")
 
 
@@ -212,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.device.bundle", description=__doc__)
     p.add_argument("action", choices=["download", "check"])
     p.add_argument("--dir", default=".whl", help="the carried folder (default .whl)")
+    p.add_argument("--devdata", default=".devdata",
+                   help="the carried datasets, <Name>/raw/*.gz (default .devdata)")
     p.add_argument("--cache", default=".whl-cache",
                    help="the wheels as downloaded (default .whl-cache; not carried)")
     p.add_argument("--repo", default=".", help="the repository root (default .)")
@@ -225,13 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     whl = Path(args.dir)
     if args.action == "download":
         download(whl, Path(args.cache), Path(args.data_dir) if args.data_dir else None,
-                 [d for d in args.datasets.split(",") if d])
+                 [d for d in args.datasets.split(",") if d], Path(args.devdata))
     problems = [] if args.no_wheel_check else check_wheels(whl)
-    b = budget(whl, Path(args.repo))
+    b = budget(whl, Path(args.devdata), Path(args.repo))
     print(report(b))
     for prob in problems:
         print(f"problem: {prob}")
-    return 0 if (b.one_call or b.two_calls) and not problems else 1
+    return 0 if b.calls() is not None and not problems else 1
 
 
 if __name__ == "__main__":

@@ -258,6 +258,15 @@ def step_packing(f: StepFile, sizes: Sizes, root: str) -> None:
               if out.wall_s else None,
               vs_one_trial=round(agg / alone, 2) if alone else None,
               fit_wall_s=round(out.wall_s, 1), call_wall_s=round(call_s, 1), ok=out.ok)
+        stop_if_interrupted(out)
+
+
+def stop_if_interrupted(out: Any) -> None:
+    """End the step (not `complete`) when check.sh's timeout interrupted the sweep (SIGINT:
+    Tune stops its trials and returns)."""
+    if out.interrupted:
+        print("[check] interrupted: the step ends here", flush=True)
+        sys.exit(130)
 
 
 def _stamp() -> str:
@@ -293,6 +302,7 @@ def step_q1a_slice(f: StepFile, sizes: Sizes, root: str) -> None:
                                              data_dir=root, progress=False))
     f.data["params"]["fit_wall_s"] = round(out.wall_s, 1)
     fill_sweep_rows(f)
+    stop_if_interrupted(out)
 
 
 def fill_sweep_rows(f: StepFile) -> None:
@@ -387,6 +397,7 @@ def step_extra(f: StepFile, sizes: Sizes, root: str) -> None:
                                              data_dir=root, progress=False))
     f.data["params"]["fit_wall_s"] = round(out.wall_s, 1)
     fill_sweep_rows(f)
+    stop_if_interrupted(out)
 
 
 # --------------------------------------------------------------------------- finish

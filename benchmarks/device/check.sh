@@ -7,7 +7,7 @@
 # 1 tests, 2 throughput, 3 packing, 4 q1a_slice, 5 extra, each step under `timeout` (SIGINT
 # first: Tune then stops its trials and returns, pytest prints its summary). The wheels in
 # .whl/ (benchmarks/device/prepare.sh) are installed once into .site/, which a warm machine
-# keeps between calls; the data is .whl/data (else $TUNE_BENCH_DATA_DIR). --dry-run: the same
+# keeps between calls; the data is .devdata/ (else $TUNE_BENCH_DATA_DIR). --dry-run: the same
 # orchestration on the CPU with tiny sizes (no wheels installed; tests/test_device_check.py).
 # benchmarks/README.md has the exact device call.
 set -uo pipefail
@@ -37,19 +37,19 @@ else
 fi
 export PYTHONUNBUFFERED=1
 PY=python3
-if [ -z "$DRY" ] && ls .whl/*.whl >/dev/null 2>&1; then
-  if [ ! -f .site/.installed ]; then
-    echo "installing $(ls .whl/*.whl | wc -l) wheels into .site" | tee -a "$LOG"
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target .site .whl/*.whl >>"$LOG" 2>&1 && touch .site/.installed \
-      || { echo "check.sh: installing .whl/*.whl failed (see $LOG)" | tee -a "$LOG"; exit 3; }
-  fi
+if [ -z "$DRY" ] && [ ! -f .site/.installed ] && ls .whl/*.whl >/dev/null 2>&1; then
+  echo "installing $(ls .whl/*.whl | wc -l) wheels into .site" | tee -a "$LOG"
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target .site .whl/*.whl >>"$LOG" 2>&1 && touch .site/.installed \
+    || { echo "check.sh: installing .whl/*.whl failed (see $LOG)" | tee -a "$LOG"; exit 3; }
+fi
+if [ -z "$DRY" ] && [ -f .site/.installed ]; then
   export PYTHONPATH="$REPO/.site:$REPO${PYTHONPATH:+:$PYTHONPATH}"
 else
   export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 fi
-if [ -z "$DRY" ] && [ -d .whl/data/MNIST ]; then
-  export TUNE_BENCH_DATA_DIR="$REPO/.whl/data"
+if [ -z "$DRY" ] && [ -d .devdata/MNIST ]; then
+  export TUNE_BENCH_DATA_DIR="$REPO/.devdata"
 fi
 { date -u; nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"; echo "data: ${TUNE_BENCH_DATA_DIR:-default}"
   echo "budget ${BUDGET}s, steps $STEPS ${DRY}"; } | tee -a "$LOG"
