@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from benchmarks.device import bundle
-from benchmarks.device.check import KEYS, STEPS, extrapolate_q1a, finish, step_path
+from benchmarks.device.check import (
+    DRY,
+    GPU,
+    KEYS,
+    STEPS,
+    extra_spec,
+    extrapolate_q1a,
+    finish,
+    step_path,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 2**20
@@ -126,6 +135,19 @@ def test_q1a_extrapolation_from_one_epoch_trials():
     assert s["slice_concurrency"] == 4.0 and s["q1a_wall_s_est"] == (64 * 15 + 64 * 30) / 4
     half = extrapolate_q1a(rows[:8], fit_wall_s=20.0)  # shapes not measured count as the mean
     assert half["shapes_measured"] == 8 and half["q1a_sum_trial_s_est"] == s["q1a_sum_trial_s_est"]
+
+
+def test_step_5_runs_q2s_gpu_half_or_else_q1as_mnist_half(tmp_path):
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    spec, what = extra_spec(GPU, str(tmp_path))
+    assert what.startswith("q1a_resnet.yaml") and len(spec.points) == 64
+    assert {p["dataset"] for p in spec.points} == {"mnist"}
+    (tmp_path / "FashionMNIST" / "raw").mkdir(parents=True)
+    spec, what = extra_spec(GPU, str(tmp_path))
+    assert what.startswith("q2_hardware.yaml") and len(spec.points) == 24
+    assert {p["device"] for p in spec.points} == {"gpu"}
+    spec, _ = extra_spec(DRY, str(tmp_path))  # the dry run: the same trials on the CPU, tiny
+    assert {p["device"] for p in spec.points} == {"cpu"} and len(spec.points) == 2
 
 
 def test_a_step_killed_before_writing_is_recorded_as_timed_out(tmp_path):

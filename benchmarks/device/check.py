@@ -17,7 +17,8 @@ sweeps, reads the trials that finished from the experiment directory on disk.
    dataset, lr and epochs collapsed: an epoch of FashionMNIST costs what one of MNIST does) on
    the full training split, as Q1a runs them (DataLoader, 0.25 GPU each); the full Q1a wall
    time extrapolated from it, labelled as an extrapolation.
-5. `extra`: the GPU half of q2_hardware.yaml (FashionMNIST), bounded by the time left.
+5. `extra`: the GPU half of q2_hardware.yaml (FashionMNIST; else Q1a's MNIST half), bounded by
+   the time left.
 
 `--dry-run` runs the same steps on the CPU with tiny sizes: it tests the orchestration.
 """
@@ -43,7 +44,7 @@ TITLES = {1: "GPU tests (pytest -m gpu)",
           2: "Throughput: tune-bench's path vs the notebook loop, with and without CUDA graphs",
           3: "Packing: concurrent ResNet-18 trials on one GPU",
           4: "Q1a slice: one epoch of each of its 16 shapes, full Q1a extrapolated",
-          5: "q2_hardware.yaml, GPU half, bounded by the time left"}
+          5: "q2_hardware.yaml GPU half (or Q1a's MNIST half), bounded by the time left"}
 # the keys of every step file, in this order (a test checks it)
 KEYS = ["step", "name", "title", "dry_run", "device", "started", "machine", "versions",
         "params", "rows", "summary", "complete", "exit_code", "timed_out", "wall_s"]
@@ -374,24 +375,36 @@ def extrapolate_q1a(rows: list[dict[str, Any]], fit_wall_s: float | None) -> dic
 # --------------------------------------------------------------------------- 5. extra
 
 
-def step_extra(f: StepFile, sizes: Sizes, root: str) -> None:
-    """q2_hardware.yaml's GPU trials (FashionMNIST), until check.sh's timeout stops them."""
-    from tune_bench import sweep as sw
+def extra_spec(sizes: Sizes, root: str):
+    """Step 5's sweep: q2_hardware.yaml's GPU trials where FashionMNIST was carried, else the
+    MNIST half of Q1a itself (64 trials). Returns (spec, what it is)."""
     from tune_bench.space import load_space
 
-    if not Path(root, "FashionMNIST", "raw").is_dir():
-        f.summary(skipped="FashionMNIST was not carried (prepare.sh --datasets "
-                  "mnist,fashion_mnist, then the two-call procedure)")
-        return
-    spec = load_space(Q2, dict(sizes.extra_overrides))
-    points = [p for p in spec.points if p["device"] == "gpu"]
-    if sizes.device == "cpu":
-        points = [{**p, "device": "cpu"} for p in points]
-    spec = dataclasses.replace(spec, points=points)
-    name = f"q2_gpu_half_{_stamp()}"
+    over = dict(sizes.extra_overrides)
+    if Path(root, "FashionMNIST", "raw").is_dir():
+        spec, what, keep = load_space(Q2, over), "q2_hardware.yaml, GPU half", ("device", "gpu")
+    else:
+        over.pop("device", None)
+        spec, what = load_space(Q1A, over), "q1a_resnet.yaml, MNIST half (no FashionMNIST carried)"
+        keep = ("dataset", "mnist")
+    points = [p for p in spec.points if p[keep[0]] == keep[1]]
+    if sizes.device == "cpu":  # the dry run
+        points = [{**p, "device": "cpu", **({"num_workers": 0} if "num_workers" in p else {})}
+                  for p in points]
+        spec = dataclasses.replace(spec, resources={**spec.resources, "cpu": {"cpu": 1}})
+    return dataclasses.replace(spec, points=points), what
+
+
+def step_extra(f: StepFile, sizes: Sizes, root: str) -> None:
+    """q2_hardware.yaml's GPU trials (or Q1a's MNIST half) until check.sh's timeout stops them:
+    the trials that finished are the rows."""
+    from tune_bench import sweep as sw
+
+    spec, what = extra_spec(sizes, root)
+    name = f"extra_{_stamp()}"
     exp = SCRATCH / "check" / name
-    f.data["params"].update(space=str(Q2.relative_to(ROOT)), experiment=str(exp),
-                            trials=len(points), overrides=dict(sizes.extra_overrides))
+    f.data["params"].update(sweep=what, experiment=str(exp), trials=len(spec.points),
+                            overrides=dict(sizes.extra_overrides))
     f.flush()
     out = sw.run_sweep(spec, sw.SweepOptions(storage_path=str(exp.parent), name=name,
                                              data_dir=root, progress=False))
