@@ -334,7 +334,7 @@ def _device_tests(d: dict[str, Any]) -> list[str]:
 def _device_throughput(d: dict[str, Any]) -> list[str]:
     out = [_table(d["rows"], [("batch", "batch"), ("path", "path"), ("round", "round"),
                               ("images_per_s", "images/s"), ("wall_s", "wall s"),
-                              ("skipped", "skipped")])]
+                              ("cudagraph_skips", "CUDA graph skips"), ("skipped", "skipped")])]
     rows = [{"batch": b.removeprefix("batch_"), "path": p, **v}
             for b, paths in d.get("summary", {}).get("by_batch", {}).items()
             for p, v in paths.items()]

@@ -105,7 +105,12 @@ def test_resume_from_a_checkpoint_on_cuda(mnist):
 
 
 def test_torch_compile_reduce_overhead_trains(mnist):
+    from torch._dynamo.utils import counters
+
+    skips = counters["inductor"].get("cudagraph_skips", 0)
     m = train_resnet(ResNetConfig(**{**GPU, "epochs": 2, "compile": "reduce-overhead"}), mnist)
+    assert counters["inductor"].get("cudagraph_skips", 0) == skips, \
+        "inductor skipped the CUDA graphs (see the log for why)"
     assert [h["epoch"] for h in m["history"]] == [1, 2]
     assert all(math.isfinite(h["train_loss"]) for h in m["history"])
     assert m["history"][1]["train_loss"] < m["history"][0]["train_loss"]

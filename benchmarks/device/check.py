@@ -193,6 +193,7 @@ def step_throughput(f: StepFile, sizes: Sizes, root: str) -> None:
                   skipped="dry run: torch.compile takes 20-80 s on this CPU")
             continue
         t0 = time.perf_counter()
+        skips0 = cudagraph_skips()
         if path == "notebook":
             got = tp.notebook_ips("resnet18", bs, sizes.steps, sizes.chunks, ds, dev)
         else:
@@ -201,8 +202,19 @@ def step_throughput(f: StepFile, sizes: Sizes, root: str) -> None:
                                    compile="reduce-overhead" if path != "tensor" else False)
         f.row(model="resnet18", batch=bs, path=path, round=r,
               images_per_s=round(got["ips"], 1), wall_s=round(time.perf_counter() - t0, 1),
-              amp=got.get("amp"), warmup_images_per_s=_round(got.get("warmup_ips")))
+              amp=got.get("amp"), warmup_images_per_s=_round(got.get("warmup_ips")),
+              cudagraph_skips=cudagraph_skips() - skips0 if path != "notebook" else None)
         f.summary(**throughput_summary(f.data["rows"]))
+
+
+def cudagraph_skips() -> int:
+    """How often inductor fell back from CUDA graphs in this process (e.g. on mutated inputs):
+    a `tensor_cudagraphs` row with skips ran without them."""
+    try:
+        from torch._dynamo.utils import counters
+    except ImportError:  # pragma: no cover - torch without dynamo
+        return 0
+    return int(counters["inductor"].get("cudagraph_skips", 0))
 
 
 def _round(v: float | None) -> float | None:
