@@ -196,3 +196,24 @@ def test_check_dry_run_writes_every_step_in_order_and_renders(tiny_root, tmp_pat
     render.write(target, tmp_path / "no_results", out)
     text = target.read_text()
     assert render.BEGIN in text and "### 8. GPU check" in text and render.END in text
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_step_cut_off_by_its_timeout_keeps_the_trials_it_finished(tiny_root, tmp_path):
+    out = tmp_path / "out"
+    # 420 images per trial: 16 trials (8 of ResNet-50) take minutes on this CPU, not 40 s
+    env = {**os.environ, "OUT": str(out), "TUNE_BENCH_DATA_DIR": str(tiny_root),
+           "TUNE_BENCH_BENCH_SCRATCH": str(tmp_path / "scratch"), "PYTHONPATH": str(ROOT),
+           "TUNE_BENCH_CHECK_DRY_N_TRAIN": "420"}
+    got = subprocess.run([str(ROOT / "benchmarks/device/check.sh"), "--dry-run", "--steps", "4",
+                          "--budget", "50"], env=env, capture_output=True, text=True, timeout=150)
+    assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-3000:]
+    d = json.loads(step_path(out, 4).read_text())
+    assert list(d) == KEYS
+    cut = {k: d[k] for k in ("timed_out", "exit_code", "complete", "wall_s")}
+    assert cut == {"timed_out": True, "exit_code": 124, "complete": False,
+                   "wall_s": cut["wall_s"]}, got.stdout[-3000:]
+    assert len(d["rows"]) < 16
+    assert d["summary"].get("shapes_measured", 0) == sum(r["final"] for r in d["rows"])
+    assert not step_path(out, 1).exists()  # --steps 4 ran step 4 only

@@ -54,9 +54,9 @@ def test_amp_float16_with_the_grad_scaler(mnist):
     t, stats = _epoch(ResNetConfig(**GPU), mnist, amp_dtype=torch.float16, scaler=True)
     assert t.scaler.is_enabled() and t.cfg.use_amp
     assert math.isfinite(stats.loss) and stats.images == 256
-    # the scaler ran: its scale was read and updated on the GPU, with no inf found for good
+    # the scaler ran on the GPU; steps it skipped on inf/nan gradients left the weights finite
     assert t.scaler.get_scale() > 0 and t.scaler._scale.device.type == "cuda"
-    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in t.model.parameters())
+    assert all(torch.isfinite(p).all() for p in t.model.parameters())
 
 
 def test_amp_bfloat16_is_the_default_where_supported_and_needs_no_scaler(mnist):

@@ -447,8 +447,18 @@ def finish(out: Path, step: int, rc: int, wall_s: float, dry_run: bool,
 # --------------------------------------------------------------------------- main
 
 
+def dry_sizes() -> Sizes:
+    """DRY, with the slice's images per trial from $TUNE_BENCH_CHECK_DRY_N_TRAIN if set (a
+    test makes the slice outlast its timeout with it)."""
+    n = os.environ.get("TUNE_BENCH_CHECK_DRY_N_TRAIN")
+    if not n:
+        return DRY
+    return dataclasses.replace(DRY, slice_overrides=tuple(
+        (k, int(n) if k == "n_train" else v) for k, v in DRY.slice_overrides))
+
+
 def run_step(step: int, out: Path, dry_run: bool, root: str) -> None:
-    sizes = DRY if dry_run else GPU
+    sizes = dry_sizes() if dry_run else GPU
     f = StepFile(out, step, dry_run, {"data_dir": root})
     if step == 1:
         step_tests(f, sizes)

@@ -37,13 +37,18 @@ else
 fi
 export PYTHONUNBUFFERED=1
 PY=python3
-if [ -z "$DRY" ] && [ ! -f .site/.installed ] && ls .whl/*.whl >/dev/null 2>&1; then
+SITE=""
+if [ -z "$DRY" ] && [ -f .site/.installed ]; then
+  SITE=yes
+elif [ -z "$DRY" ] && ! $PY -c "import ray, thop, pydantic" 2>/dev/null \
+    && ls .whl/*.whl >/dev/null 2>&1; then
   echo "installing $(ls .whl/*.whl | wc -l) wheels into .site" | tee -a "$LOG"
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target .site .whl/*.whl >>"$LOG" 2>&1 && touch .site/.installed \
     || { echo "check.sh: installing .whl/*.whl failed (see $LOG)" | tee -a "$LOG"; exit 3; }
+  SITE=yes
 fi
-if [ -z "$DRY" ] && [ -f .site/.installed ]; then
+if [ -n "$SITE" ]; then
   export PYTHONPATH="$REPO/.site:$REPO${PYTHONPATH:+:$PYTHONPATH}"
 else
   export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
