@@ -1,5 +1,9 @@
 """GPU benchmarks (skipped, with a message, where CUDA is absent).
 
+On a lent device machine (15 minutes, 64 MiB carried a call, no Ray installed), run the
+prepared, time-bounded `benchmarks/device/check.sh` instead (benchmarks/README.md): it reuses
+`packing_spec` and the throughput functions, and extrapolates Q1a from a slice.
+
 1. Throughput on the GPU: `benchmarks.throughput --device gpu --compile --compile-mode
    reduce-overhead` (tune-bench's path, AMP on, plus the step compiled into CUDA graphs,
    vs the notebook-style loop on the same GPU). Target: ResNet-18 batch 16 >= 5x.

@@ -276,7 +276,9 @@ def gpu(d: dict[str, Any]) -> str:
     if s.get("skipped"):
         out += [f"**Not measured: {s['reason']}.** The code is in `benchmarks/gpu.py` (and "
                 "`benchmarks/throughput.py --device gpu`); run `python -m benchmarks.run --only "
-                "gpu` on a machine with a GPU.", ""]
+                "gpu` on a machine with a GPU, or, on a lent device machine, the prepared "
+                "check `benchmarks/device/check.sh` (benchmarks/README.md; its results become "
+                "section 8).", ""]
         return "\n".join(out)
     out += [_table(d["rows"], [("part", "run"), ("trials", "trials"),
                                ("gpu_per_trial", "GPU / trial"), ("cpu_per_trial", "CPU / trial"),

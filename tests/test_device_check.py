@@ -179,7 +179,7 @@ def test_check_dry_run_writes_every_step_in_order_and_renders(tiny_root, tmp_pat
     tests, tp, pack, q1a, extra = steps
     assert {r["outcome"] for r in tests["rows"]} == {"skipped"} and len(tests["rows"]) == 7
     assert [(r["batch"], r["path"]) for r in tp["rows"]][-2:] == [
-        (16, "tensor_cudagraphs"), (32, "tensor_cudagraphs")]
+        (32, "tensor_cudagraphs"), (16, "tensor_cudagraphs")]
     assert tp["summary"]["by_batch"]["batch_16"]["notebook"]["vs_notebook"] == 1.0
     assert [r["trials"] for r in pack["rows"]] == [1, 2] and all(r["ok"] for r in pack["rows"])
     assert len(q1a["rows"]) == 16 and q1a["summary"]["shapes_measured"] == 16

@@ -3,7 +3,8 @@
 AMP (float16 with the gradient scaler, and bfloat16), channels_last, fused SGD/Adam on CUDA,
 resume from a checkpoint, torch.compile(mode="reduce-overhead") (CUDA graphs), two trials
 packed on one GPU through Ray with fractional GPUs, the cuML SVM. Synthetic data (conftest's
-`tiny_root`): these check the code paths, `benchmarks/device/check.sh` measures them.
+`tiny_root`): these check the code paths, `benchmarks/device/check.sh` measures them. The
+compile test is last: compiling takes longest, and a run cut off by its timeout keeps the rest.
 """
 
 from __future__ import annotations
@@ -104,18 +105,6 @@ def test_resume_from_a_checkpoint_on_cuda(mnist):
         full["history"][1]["train_loss"], rel=0.05)
 
 
-def test_torch_compile_reduce_overhead_trains(mnist):
-    from torch._dynamo.utils import counters
-
-    skips = counters["inductor"].get("cudagraph_skips", 0)
-    m = train_resnet(ResNetConfig(**{**GPU, "epochs": 2, "compile": "reduce-overhead"}), mnist)
-    assert counters["inductor"].get("cudagraph_skips", 0) == skips, \
-        "inductor skipped the CUDA graphs (see the log for why)"
-    assert [h["epoch"] for h in m["history"]] == [1, 2]
-    assert all(math.isfinite(h["train_loss"]) for h in m["history"])
-    assert m["history"][1]["train_loss"] < m["history"][0]["train_loss"]
-
-
 def test_two_trials_packed_on_one_gpu_through_ray(tiny_root, tmp_path):
     from tune_bench import sweep as sw
     from tune_bench.space import parse_space
@@ -147,3 +136,15 @@ def test_cuml_svm_on_the_gpu(mnist):
     m = train_svm(SVMConfig(kernel="rbf", C=10, n_train=400, device="gpu", backend="cuml"),
                   mnist)
     assert m["svm_backend"] == "cuml" and 0.0 <= m["test_acc"] <= 1.0
+
+
+def test_torch_compile_reduce_overhead_trains(mnist):
+    from torch._dynamo.utils import counters
+
+    skips = counters["inductor"].get("cudagraph_skips", 0)
+    m = train_resnet(ResNetConfig(**{**GPU, "epochs": 2, "compile": "reduce-overhead"}), mnist)
+    assert counters["inductor"].get("cudagraph_skips", 0) == skips, \
+        "inductor skipped the CUDA graphs (see the log for why)"
+    assert [h["epoch"] for h in m["history"]] == [1, 2]
+    assert all(math.isfinite(h["train_loss"]) for h in m["history"])
+    assert m["history"][1]["train_loss"] < m["history"][0]["train_loss"]
