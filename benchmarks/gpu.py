@@ -1,5 +1,9 @@
 """GPU benchmarks (skipped, with a message, where CUDA is absent).
 
+On a lent device machine (15 minutes, 64 MiB carried a call, no Ray installed), run the
+prepared, time-bounded `benchmarks/device/check.sh` instead (benchmarks/README.md): it reuses
+`packing_spec` and the throughput functions, and extrapolates Q1a from a slice.
+
 1. Throughput on the GPU: `benchmarks.throughput --device gpu --compile --compile-mode
    reduce-overhead` (tune-bench's path, AMP on, plus the step compiled into CUDA graphs,
    vs the notebook-style loop on the same GPU). Target: ResNet-18 batch 16 >= 5x.
@@ -25,17 +29,19 @@ PACKS = [1, 2, 4, 8]
 Q1A_TARGET_S = 20 * 60
 
 
-def packing_spec(k: int, n_train: int, cores: int):
+def packing_spec(k: int, n_train: int, cores: int, device: str = "gpu", n_eval: int = 1000):
+    """k identical ResNet-18 trials, 1/k GPU and cores/k CPUs each (on the CPU, for a dry run
+    of the orchestration: cores/k CPUs each)."""
     from tune_bench.space import parse_space
 
     return parse_space({
         "name": f"pack_{k}", "metric": "test_acc", "mode": "max",
         "fixed": {"trainer": "resnet", "model": "resnet18", "dataset": "mnist",
                   "batch_size": 16, "optimizer": "adam", "lr": 0.001, "epochs": 1,
-                  "n_train": n_train, "n_eval": 1000, "device": "gpu", "loader": "tensor"},
+                  "n_train": n_train, "n_eval": n_eval, "device": device, "loader": "tensor"},
         "axes": {"seed": list(range(k))},
         "resources": {"gpu": {"cpu": max(1, cores // k), "gpu": round(1 / k, 4)},
-                      "cpu": {"cpu": 1}},
+                      "cpu": {"cpu": max(1, cores // k)}},
     }, f"<gpu packing benchmark, {k} trial(s)>")
 
 

@@ -1,7 +1,15 @@
-"""Render benchmarks/results/*.json into the generated section of BENCHMARKS.md."""
+"""Render benchmarks/results/*.json into the generated section of BENCHMARKS.md.
+
+    python -m benchmarks.render [--device-results DIR] [--out BENCHMARKS.md]
+
+The GPU check's step files (`benchmarks/device/check.sh`: `<n>_<step>.json`) are read from
+`benchmarks/results/device/` (copy them there from the device call's files) or `DIR`, and
+become section 8.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -282,7 +290,9 @@ def gpu(d: dict[str, Any]) -> str:
     if s.get("skipped"):
         out += [f"**Not measured: {s['reason']}.** The code is in `benchmarks/gpu.py` (and "
                 "`benchmarks/throughput.py --device gpu`); run `python -m benchmarks.run --only "
-                "gpu` on a machine with a GPU.", ""]
+                "gpu` on a machine with a GPU, or, on a lent device machine, the prepared "
+                "check `benchmarks/device/check.sh` (benchmarks/README.md; its results become "
+                "section 8).", ""]
         return "\n".join(out)
     out += [_table(d["rows"], [("part", "run"), ("trials", "trials"),
                                ("gpu_per_trial", "GPU / trial"), ("cpu_per_trial", "CPU / trial"),
@@ -303,8 +313,113 @@ RENDER = {"throughput": throughput, "throughput_large": throughput,
           "gpu": gpu}
 
 
-def section(results: dict[str, dict[str, Any]]) -> str:
-    parts = [BEGIN, header(results)]
+# --------------------------------------------------------------------------- the GPU check
+
+DEVICE_DIR = RESULTS_DIR / "device"
+
+
+def load_device(folder: Path = DEVICE_DIR) -> list[dict[str, Any]]:
+    """The GPU check's step files in `folder`, by step number (unreadable ones skipped)."""
+    steps = []
+    for f in sorted(folder.glob("[0-9]_*.json")) if folder.is_dir() else []:
+        try:
+            d = json.loads(f.read_text())
+        except ValueError:
+            continue
+        if isinstance(d, dict) and "step" in d:
+            steps.append(d)
+    return sorted(steps, key=lambda d: d["step"])
+
+
+def _ended(d: dict[str, Any]) -> str:
+    if d.get("timed_out"):
+        return f"**cut off by its timeout** after {d.get('wall_s')} s (partial)"
+    if d.get("summary", {}).get("skipped"):
+        return f"skipped: {d['summary']['skipped']}"
+    state = "complete" if d.get("complete") else "**incomplete**"
+    return f"{state}, exit {d.get('exit_code')}, {d.get('wall_s')} s"
+
+
+def _device_tests(d: dict[str, Any]) -> list[str]:
+    counts = d.get("summary", {}).get("outcomes", {})
+    head = ["Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".", ""] \
+        if counts else []
+    return [*head, _table(d["rows"], [("test", "test"), ("outcome", "outcome"),
+                               ("seconds", "s"), ("reason", "reason")])]
+
+
+def _device_throughput(d: dict[str, Any]) -> list[str]:
+    out = [_table(d["rows"], [("batch", "batch"), ("path", "path"), ("round", "round"),
+                              ("images_per_s", "images/s"), ("wall_s", "wall s"),
+                              ("cudagraph_skips", "CUDA graph skips"), ("skipped", "skipped")])]
+    rows = [{"batch": b.removeprefix("batch_"), "path": p, **v}
+            for b, paths in d.get("summary", {}).get("by_batch", {}).items()
+            for p, v in paths.items()]
+    if rows:
+        out += ["", "Medians over rounds (`tensor_cudagraphs`: `compile: reduce-overhead`):", "",
+                _table(rows, [("batch", "batch"), ("path", "path"),
+                              ("images_per_s", "images/s (median)"),
+                              ("vs_notebook", "vs notebook")])]
+    return out
+
+
+def _device_packing(d: dict[str, Any]) -> list[str]:
+    return [_table(d["rows"], [("trials", "trials"), ("finished", "finished"),
+                               ("gpu_per_trial", "GPU / trial"), ("cpu_per_trial", "CPU / trial"),
+                               ("sum_images_per_s", "sum images/s"),
+                               ("images_per_s_by_wall", "images / wall s"),
+                               ("vs_one_trial", "vs 1 trial"), ("fit_wall_s", "fit s"),
+                               ("ok", "ok")])]
+
+
+def _device_sweep(d: dict[str, Any]) -> list[str]:
+    out = [_table(d["rows"], [("model", "model"), ("dataset", "dataset"),
+                              ("batch_size", "batch"), ("optimizer", "optimizer"),
+                              ("pin_memory", "pin"), ("epochs", "epochs"),
+                              ("epoch_time_s", "epoch s"), ("images_per_s", "images/s"),
+                              ("trial_s", "trial s"), ("test_acc", "test acc"),
+                              ("peak_mem_mb", "peak MiB")])]
+    s = d.get("summary", {})
+    if s.get("extrapolation") and s.get("shapes_measured"):
+        out += ["", f"**EXTRAPOLATION, not a measurement: the full Q1a ({s['q1a_trials']} trials, "
+                f"{s['q1a_epochs']} epochs) would take about {s['q1a_wall_min_est']} min** "
+                f"(target <= {s['target_s'] // 60} min: "
+                f"{'met' if s['target_met_est'] else 'MISSED'} by this estimate), from "
+                f"{s['shapes_measured']} of 16 shapes measured: sum of estimated trial times "
+                f"{s['q1a_sum_trial_s_est']} s at the slice's concurrency "
+                f"{s['slice_concurrency']} (its trial times / its wall {s['slice_wall_s']} s). "
+                "A trial of E epochs is taken as the one-epoch trial plus E - 1 epochs "
+                "(their validation passes not counted); Ray's start is not included."]
+    return out
+
+
+DEVICE_RENDER = {1: _device_tests, 2: _device_throughput, 3: _device_packing, 4: _device_sweep,
+                 5: _device_sweep}
+
+
+def device_section(steps: list[dict[str, Any]]) -> str:
+    """Section 8: the GPU check's steps, each with how it ended."""
+    if not steps:
+        return ""
+    first = steps[0]
+    m, v = first.get("machine", {}), first.get("versions", {})
+    dry = any(d.get("dry_run") for d in steps)
+    out = ["### 8. GPU check (`benchmarks/device/check.sh`)", ""]
+    if dry:
+        out += ["**Dry run on the CPU with tiny sizes: it tests the orchestration; no figure "
+                "here is a GPU measurement.**", ""]
+    out += [f"{first.get('started')}; GPU: {m.get('gpu') or 'none'}; CPU {m.get('cpu')}, "
+            f"{m.get('cores')} cores; " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
+    for d in steps:
+        out += [f"#### 8.{d['step']}. {d['title']}", "", f"Step {_ended(d)}.", ""]
+        if d.get("rows"):
+            out += [*DEVICE_RENDER.get(d["step"], _device_tests)(d), ""]
+    return "\n".join(out)
+
+
+def section(results: dict[str, dict[str, Any]],
+            device_steps: list[dict[str, Any]] | None = None) -> str:
+    parts = [BEGIN, header(results)] if results else [BEGIN, "## Results (generated)", ""]
     if "throughput_profile" in results and "throughput" in results:
         # a profile run of its own (quiet machine, more rounds) replaces the one in throughput
         d = dict(results["throughput"])
@@ -318,18 +433,22 @@ def section(results: dict[str, dict[str, Any]]) -> str:
             notes = results[key].get("notes", [])
             if notes:
                 parts.append("\n".join(f"- Note: {n}" for n in notes) + "\n")
+    if device_steps:
+        parts.append(device_section(device_steps))
     parts.append(END)
     return "\n".join(parts) + "\n"
 
 
-def write(path: Path = ROOT / "BENCHMARKS.md", results_dir: Path = RESULTS_DIR) -> Path:
+def write(path: Path = ROOT / "BENCHMARKS.md", results_dir: Path = RESULTS_DIR,
+          device_dir: Path = DEVICE_DIR) -> Path:
     """Replace the generated section of `path` (appended if absent) with the current results."""
     results = load(results_dir)
-    if not results:
+    device_steps = load_device(device_dir)
+    if not results and not device_steps:
         print("no results to render")
         return path
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    new = section(results)
+    new = section(results, device_steps)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1].lstrip("\n")
@@ -341,5 +460,16 @@ def write(path: Path = ROOT / "BENCHMARKS.md", results_dir: Path = RESULTS_DIR) 
     return path
 
 
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.render",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--device-results", default=str(DEVICE_DIR),
+                   help="folder of the GPU check's <n>_<step>.json files "
+                   "(default benchmarks/results/device)")
+    p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = p.parse_args(argv)
+    write(Path(args.out), RESULTS_DIR, Path(args.device_results))
+
+
 if __name__ == "__main__":
-    write()
+    main()
