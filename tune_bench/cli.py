@@ -176,13 +176,19 @@ def sweep(
     shared_storage: Annotated[bool, typer.Option(
         help="The local --storage-path is a shared mount, at the same place on every node of "
         "the cluster.")] = False,
-    tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
-    progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
+    tables: Annotated[bool, typer.Option(
+        help="End with the best configuration per dataset.")] = True,
+    full_report: Annotated[bool, typer.Option(
+        help="End with the full markdown report (what `analyze` prints) instead.")] = False,
+    progress: Annotated[bool, typer.Option(
+        help="Show the phases and a live progress bar.")] = True,
 ) -> None:
     """Run a search-space file as a Ray Tune sweep."""
     from tune_bench.config import TRAINERS
     from tune_bench.space import describe_trials, load_space
+    from tune_bench.sweep.options import phase
 
+    phase(f"checking {space}", progress and not dry_run)
     overrides = _overrides(set_ or [])
     _check_options(overrides, TRAINERS, lambda key: f"--set {key}")
     if cpus_per_trial is not None:
@@ -202,7 +208,7 @@ def sweep(
                            keep_checkpoints=keep_checkpoints, overrides=overrides or None,
                            shared_storage=shared_storage)
     outcome = sw.run_sweep(spec, opts)
-    _finish(outcome, tables)
+    _finish(outcome, tables, full_report)
 
 
 def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
@@ -220,19 +226,24 @@ def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
                   markup=False)
 
 
-def _finish(outcome: Any, tables: bool) -> None:
-    """Print a sweep's notes (each once), states and tables; exit 130 when interrupted, 1 when
-    trials errored."""
+def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
+    """Print a sweep's notes (each once), its trial counts, the best configuration per
+    dataset (or, with `full_report`, the whole markdown report); exit 130 when interrupted, 1
+    when trials errored."""
+    from tune_bench.report.summary import headline, summary_of
+
     for note in dict.fromkeys(outcome.notes):
         err.print(f"warning: {note}", markup=False, highlight=False)
-    early = f"; {outcome.stopped_early}" if outcome.stopped_early else ""
-    out.print(f"experiment: {outcome.path}  ({outcome.wall_s:.1f} s)  states: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(outcome.states.items())) + early)
+    out.print(headline(outcome.path, outcome.states, outcome.wall_s, outcome.stopped_early,
+                       outcome.interrupted))
     if tables and outcome.states.get("TERMINATED"):
-        from tune_bench.report import write_report
+        if full_report:
+            from tune_bench.report import write_report
 
-        out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
-                  highlight=False)
+            out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
+                      highlight=False)
+        else:
+            out.print(summary_of(outcome.path))
     if outcome.interrupted:
         # quoted when it must be: a storage URI has '?' and '&'
         err.print("interrupted: state saved; continue with: tune-bench resume "
@@ -253,15 +264,19 @@ def resume(
     data_dir: DataDir = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join.")] = None,
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
-    tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
-    progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
+    tables: Annotated[bool, typer.Option(
+        help="End with the best configuration per dataset.")] = True,
+    full_report: Annotated[bool, typer.Option(
+        help="End with the full markdown report (what `analyze` prints) instead.")] = False,
+    progress: Annotated[bool, typer.Option(
+        help="Show the phases and a live progress bar.")] = True,
 ) -> None:
     """Continue an interrupted sweep (Tuner.restore): finished trials are kept."""
     from tune_bench import sweep as sw
 
     outcome = sw.resume_sweep(experiment_dir, retry_errored=retry_errored, data_dir=data_dir,
                               address=address, progress=progress, num_cpus=num_cpus)
-    _finish(outcome, tables)
+    _finish(outcome, tables, full_report)
 
 
 @app.command()

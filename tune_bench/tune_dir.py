@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ except ImportError:  # pragma: no cover
     _orjson = None
 
 SPEC_FILE = "tune_bench_spec.json"
+# tune-bench's record of the driver of the last run or resume: host, pid, started, and
+# `ended` with `interrupted` once Tuner.fit() returned (see `run_state`).
+DRIVER_FILE = "tune_bench_driver.json"
 STATES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "INCOMPLETE")
 # Tune statuses of a trial that has not finished: left so by an interrupted `Tuner.fit()`.
 UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
@@ -210,6 +214,34 @@ def read_saved_spec(path: Path) -> dict[str, Any]:
         return json.loads(f.read_text())
     except json.JSONDecodeError as e:
         raise ExperimentError(f"{f}: unreadable ({e.msg})") from None
+
+
+def run_state(path: Path, unfinished: bool) -> str:
+    """Whether the sweep in `path` is "finished", "running" (its driver is alive on this host),
+    "interrupted" (Ctrl+C, or a driver that is gone) or "not finished" (driver elsewhere or
+    unknown: older experiments have no DRIVER_FILE)."""
+    if not unfinished:
+        return "finished"
+    text = read_text(Path(path) / DRIVER_FILE)
+    try:
+        rec = json.loads(text) if text else None
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict):
+        return "not finished"
+    if rec.get("ended"):
+        return "interrupted"
+    if rec.get("host") == socket.gethostname():
+        return "running" if _pid_alive(rec.get("pid")) else "interrupted"
+    return "not finished"
+
+
+def _pid_alive(pid: Any) -> bool:
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, ValueError, TypeError, IndexError):
+        return False
 
 
 # --------------------------------------------------------------------------- snapshot

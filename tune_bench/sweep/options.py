@@ -31,3 +31,17 @@ def saved_overrides(options: dict[str, Any]) -> dict[str, Any] | None:
     if "overrides" in options:
         return options["overrides"]
     return (options.get("extra") or {}).get("overrides")
+
+
+def phase(text: str, enabled: bool = True) -> None:
+    """One line saying what the sweep is doing now (checking, decoding, starting Ray...), on
+    stdout, so that a one-line error on stderr stays one line."""
+    if enabled:
+        from rich.console import Console
+
+        Console(highlight=False).print(f"[dim]·[/dim] {text}")
+
+
+# Set by a resume to its --progress/--no-progress: the display Tune restores was pickled with
+# the first run's choice.
+PROGRESS_ENV = "TUNE_BENCH_PROGRESS"
