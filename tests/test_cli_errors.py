@@ -268,7 +268,7 @@ def test_resume_of_a_finished_sweep(run: Run, finished_experiment: Path):
     assert res.returncode == 0, res.stderr
     assert res.stderr.splitlines() == [
         f"warning: nothing to resume: all 2 trials of {finished_experiment} finished"]
-    assert "TERMINATED 2" in res.stdout
+    assert ": 2 trials: 2 finished" in res.stdout
     nothing_written(run)
     assert {p: p.stat().st_mtime_ns for p in finished_experiment.rglob("*")} == before
 

@@ -165,8 +165,12 @@ def test_parquet_export(study: Path, tmp_path: Path) -> None:
 def test_status_summary(study: Path) -> None:
     text = report.status_summary(study)
     first = text.splitlines()[0]
-    assert first == "study: 21 trials: 19 TERMINATED, 1 ERROR, 1 PENDING"
-    assert "best so far:" in text and "final test_acc 99.06%" in text
+    assert first == "study: 21 trials: 19 finished, 1 errored, 1 pending"
+    best = {ln.split(":")[0]: ln for ln in text.splitlines() if ln.startswith("best so far")}
+    assert set(best) == {"best so far (MNIST)", "best so far (FashionMNIST)"}, text
+    assert best["best so far (MNIST)"].endswith("final test_acc 99.06%")
+    # per dataset, only the keys that vary among the trials of the best one's trainer
+    assert "ResNet-18 (" in best["best so far (MNIST)"] and "backend=" not in text
     assert "error in" in text and "RuntimeError: CUDA out of memory" in text
 
 
@@ -176,7 +180,7 @@ def test_status_summary_before_any_final(tmp_path: Path) -> None:
     exp = write_experiment(tmp_path, "live", [running, {"config": {}, "results": [],
                                                         "state": "PENDING"}])
     text = report.status_summary(exp)
-    assert text.splitlines()[0] == "live: 2 trials: 1 RUNNING, 1 PENDING"
+    assert text.splitlines()[0] == "live: 2 trials: 1 running, 1 pending"
     assert "by last val_acc" in text and "val_acc 70.00%" in text
 
 

@@ -124,7 +124,7 @@ def test_loaded_frame_and_status_show_stopped_early(tmp_path: Path) -> None:
     assert df.loc[0.2, "state"] == "TERMINATED" and df.loc[0.2, "epoch"] == 1
     assert df.loc[0.3, "epoch"] == 2 and df.loc[0.1, "epoch"] == 4
     first = status_summary(exp).splitlines()[0]
-    assert first == "asha: 4 trials: 3 TERMINATED, 1 ERROR; 2 stopped early (ASHA) at epochs 1-2"
+    assert first == "asha: 4 trials: 3 finished, 1 errored; 2 stopped early (ASHA) at epochs 1-2"
 
 
 def test_sweep_outcome_stopped_early_is_finished_and_unfinished_is_interrupted(

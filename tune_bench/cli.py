@@ -24,6 +24,7 @@ from tune_bench.sweep.options import DEFAULT_MAX_FAILURES
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ray Tune sweeps for ResNet and SVM studies, and their comparative tables.")
 out = Console(soft_wrap=True)
+screen = Console()  # wraps at the terminal's width: the end of a sweep, sized to the screen
 err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[str | None, typer.Option(
@@ -234,7 +235,7 @@ def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
 
     for note in dict.fromkeys(outcome.notes):
         err.print(f"warning: {note}", markup=False, highlight=False)
-    out.print(headline(outcome.path, outcome.states, outcome.wall_s, outcome.stopped_early,
+    screen.print(headline(outcome.path, outcome.states, outcome.wall_s, outcome.stopped_early,
                        outcome.interrupted))
     if tables and outcome.states.get("TERMINATED"):
         if full_report:
@@ -243,7 +244,7 @@ def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
             out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
                       highlight=False)
         else:
-            out.print(summary_of(outcome.path))
+            screen.print(summary_of(outcome.path))
     if outcome.interrupted:
         # quoted when it must be: a storage URI has '?' and '&'
         err.print("interrupted: state saved; continue with: tune-bench resume "

@@ -86,8 +86,9 @@ def sweep_summary(path: Path | str, df: pd.DataFrame) -> RenderableType:
     else:
         parts.append(Text("no trial finished: no best configuration yet"))
     quoted = shlex.quote(str(path))
-    parts.append(Text.assemble(("full report: ", "bold"), f"tune-bench analyze {quoted}",
-                               "   (HTML with plots: add --format html --out report)"))
+    parts.append(Text.assemble(("full report: ", "bold"), f"tune-bench analyze {quoted}"))
+    parts.append(Text.assemble(("with plots:  ", "bold"),
+                               f"tune-bench analyze {quoted} --format html --out report"))
     return Group(*parts)
 
 
