@@ -197,8 +197,10 @@ def sweep(
     if gpus_per_trial is not None:
         overrides["gpus_per_trial"] = gpus_per_trial
     spec = load_space(space, overrides or None)
+    for note in spec.notes:
+        out.print(f"note: {note}", markup=False, highlight=False)
     if dry_run:
-        _print_dry_run(spec, describe_trials(spec))
+        _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
         return
     from tune_bench import sweep as sw
 
@@ -212,14 +214,29 @@ def sweep(
     _finish(outcome, tables, full_report)
 
 
-def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
+def _print_dry_run(spec: Any, trials: list[dict[str, Any]], drop_gpu: bool = False,
+                   address: str | None = None) -> None:
+    """The trials a sweep would run; with --drop-gpu-trials, the GPU trials it would drop
+    (on this machine: when it has no GPU; on a cluster: if the cluster has none)."""
+    from tune_bench.sweep.options import local_gpus
     from tune_bench.tune_dir import trial_label
 
-    out.print(f"{spec.name}: {spec.n_trials} trial(s) from {spec.source} (dry run: nothing "
-              "started)")
+    gpu = [float((t.get("resources") or {}).get("gpu", 0)) > 0 for t in trials]
+    why = ""
+    if drop_gpu and any(gpu):
+        if address:
+            why = "dropped if the cluster has no GPU"
+        elif local_gpus() == 0:
+            why = "dropped: no GPU here (--drop-gpu-trials)"
+    n_drop = sum(gpu) * spec.tune_num_samples if why.startswith("dropped:") else 0
+    runs = f"{spec.n_trials - n_drop} trial(s)" + (f" ({n_drop} GPU trial(s) dropped)"
+                                                   if n_drop else "")
+    out.print(f"{spec.name}: {runs} from {spec.source} (dry run: nothing started)",
+              markup=False, highlight=False)
     for i, t in enumerate(trials):
         cfg = {k: v for k, v in t.items() if k != "resources"}
-        out.print(f"{i:4d}  {trial_label(cfg):55s}  {t.get('resources', '')}",
+        mark = f"  {why}" if why and gpu[i] else ""
+        out.print(f"{i:4d}  {trial_label(cfg):55s}  {t.get('resources', '')}{mark}",
                   markup=False, highlight=False)
     if spec.random_axes:
         axes = ", ".join(f"{k}~{v.kind}{tuple(v.args)}" for k, v in spec.random_axes.items())
@@ -235,8 +252,9 @@ def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
 
     for note in dict.fromkeys(outcome.notes):
         err.print(f"warning: {note}", markup=False, highlight=False)
-    screen.print(headline(outcome.path, outcome.states, outcome.wall_s, outcome.stopped_early,
-                       outcome.interrupted))
+    head = headline(outcome.path, outcome.states, outcome.wall_s, outcome.stopped_early,
+                    outcome.interrupted)
+    (screen if screen.is_terminal else out).print(head)
     if tables and outcome.states.get("TERMINATED"):
         if full_report:
             from tune_bench.report import write_report
@@ -285,7 +303,11 @@ def status(experiment_dir: Annotated[str, typer.Argument(
         help="The experiment directory, or its URI (s3://...).")]) -> None:
     """Trials per state and the best so far, read from disk (no Ray needed)."""
     from tune_bench.report import status_summary
+    from tune_bench.storage import is_uri
+    from tune_bench.tune_dir import check_not_storage_root
 
+    if not is_uri(experiment_dir):
+        check_not_storage_root(Path(experiment_dir), "status")
     out.print(status_summary(experiment_dir))
 
 
@@ -305,7 +327,12 @@ def analyze(
 ) -> None:
     """Findings, comparative tables (and plots, for html) from one or more experiments."""
     from tune_bench.report import write_report
+    from tune_bench.storage import is_uri
+    from tune_bench.tune_dir import check_not_storage_root
 
+    for d in dirs:
+        if not is_uri(d):
+            check_not_storage_root(Path(d), "analyze")
     if (fmt != "markdown" or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
     try:

@@ -351,6 +351,34 @@ def read_experiment(path: Path) -> tuple[list[TrialRecord], list[str]]:
     return trials, warnings
 
 
+def experiments_under(path: Path) -> list[str]:
+    """Names of the experiment directories right below `path` (a storage root)."""
+    try:
+        entries = sorted((e for e in os.scandir(path) if e.is_dir()), key=lambda e: e.name)
+    except OSError:
+        return []
+    return [e.name for e in entries
+            if (Path(e.path) / SPEC_FILE).exists() or any(Path(e.path).glob("experiment_state-*"))]
+
+
+def check_not_storage_root(path: Path, command: str) -> None:
+    """A storage root given where an experiment directory is expected: ExperimentError listing
+    the experiments in it and the command for one of them."""
+    path = Path(path)
+    if not path.is_dir() or (path / SPEC_FILE).exists() or \
+            any(path.glob("experiment_state-*")):
+        return
+    names = experiments_under(path)
+    if not names:
+        return
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    newest = max(names, key=lambda n: (path / n).stat().st_mtime)
+    raise ExperimentError(
+        f"{path} holds {len(names)} experiment(s), not one: {shown}; the newest: 'tune-bench "
+        f"{command} {path / newest}'" + (f" (several: 'tune-bench analyze {path}/*')"
+                                 if command == "analyze" and len(names) > 1 else ""))
+
+
 def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None) -> str:
     """e.g. "3 stopped early (ASHA) at epochs 1-2" for the last epochs of stopped trials."""
     at = sorted(int(e) for e in epochs)

@@ -36,7 +36,13 @@ from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
 from tune_bench.sweep import ray_internals
 from tune_bench.sweep.callbacks import PruneFinishedCheckpoints, RichProgress
 from tune_bench.sweep.handover import data_key, decode_datasets, put_datasets
-from tune_bench.sweep.options import PROGRESS_ENV, SweepOptions, phase, saved_overrides
+from tune_bench.sweep.options import (
+    PROGRESS_ENV,
+    SweepOptions,
+    local_gpus,
+    phase,
+    saved_overrides,
+)
 from tune_bench.sweep.ray_log import LOG_FILE, RayLog, local_log_dir
 from tune_bench.sweep.trainable import run_trial
 from tune_bench.tune_dir import DRIVER_FILE, SPEC_FILE, flatten_config, read_saved_spec, trial_label
@@ -104,25 +110,11 @@ def no_gpu_error(dropped: list[dict[str, Any]], where: str) -> ResourceError:
         f"(first: {trial_label(dropped[0])}); use a cluster with GPUs or --drop-gpu-trials")
 
 
-def local_gpus() -> int:
-    """GPUs a local Ray would find, without starting it or initialising CUDA: none when
-    CUDA_VISIBLE_DEVICES hides them all, else torch's device count (NVML, no CUDA context)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1", "NoDevFiles"):
-        return 0
-    try:
-        import torch
-
-        return int(torch.cuda.device_count())
-    except Exception:  # a torch without CUDA support, a broken driver: let Ray decide
-        return -1
-
-
 def check_local_gpus(spec: SweepSpec, opts: SweepOptions) -> None:
     """A local sweep asking for GPUs on a machine without any: the error of `plan_resources`,
     before the storage path is touched, the datasets decoded or Ray started."""
-    if opts.address or opts.drop_gpu_trials:
-        return
+    if opts.address or opts.drop_gpu_trials or ray.is_initialized():
+        return  # a cluster's (or an already running Ray's) GPUs are known once joined
     dropped = gpu_points(spec)
     if dropped and local_gpus() == 0:
         raise no_gpu_error(dropped, "this machine has none")
@@ -140,10 +132,11 @@ def start_ray(opts: SweepOptions) -> bool:
 
     Returns True when this call started Ray (and so must shut it down).
     """
+    # Trials' own output stays in Ray's logs; errors reach the user through Tune's error.txt.
+    # (Tune reads it when the Tuner runs: also for a Ray the caller started.)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if ray.is_initialized():
         return False
-    # Trials' own output stays in Ray's logs; errors reach the user through Tune's error.txt.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     phase(f"joining the Ray cluster at {opts.address}" if opts.address else
           "starting Ray" + (f" ({opts.num_cpus} CPUs)" if opts.num_cpus else ""), opts.progress)
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
