@@ -61,3 +61,67 @@ def test_train_svm_takes_the_predict_path_from_the_command_line(tiny_root, capsy
         out[path] = json.loads(capsys.readouterr().out)
     assert out["gemm"]["svm_predict"] == "gemm" and out["backend"]["svm_predict"] == "backend"
     assert out["gemm"]["confusion_matrix"] == out["backend"]["confusion_matrix"]
+
+
+# --------------------------------------------------------------------------- help
+
+
+def _help(*args: str, columns: int = 80) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    res = subprocess.run([sys.executable, "-m", "tune_bench.cli", *args], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_help_at_80_columns_has_an_example_per_command():
+    for cmd in ("sweep", "resume", "status", "analyze", "train"):
+        text = _help(cmd, "--help")
+        too_long = [ln for ln in text.splitlines() if len(ln) > 80]
+        assert not too_long, (cmd, too_long)
+        assert "Example" in text and f"tune-bench {cmd} " in text, cmd
+    assert max(map(len, _help("--help").splitlines())) <= 80
+
+
+def test_every_option_is_described():
+    import typer
+
+    from tune_bench.cli import app
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        bare = [p.name for p in cmd.params if not (getattr(p, "help", None) or "").strip()]
+        assert not bare, f"{name}: options without help: {bare}"
+
+
+def test_train_help_lists_the_config_keys_with_defaults_and_allowed_values():
+    from tune_bench.config import KEYS
+
+    text = _help("train", "--help", columns=100)
+    for trainer in ("resnet", "svm"):
+        assert f"{trainer}:" in text
+    for key in set(KEYS["resnet"]) | set(KEYS["svm"]):
+        if key != "trainer":
+            assert f"--{key.replace('_', '-')} " in text, key
+    assert "--optimizer adam: sgd, adam" in text and "--kernel rbf: poly, rbf" in text
+    assert "--n-train 10000: int >= 10 or null (all)" in text
+
+
+def test_version():
+    from tune_bench import __version__
+
+    assert _help("--version").strip() == f"tune-bench {__version__}"
+
+
+def test_train_misspelled_key_did_you_mean(capsys):
+    from tune_bench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "resnet", "--optimiser", "sgd"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("did you mean optimizer?"), err

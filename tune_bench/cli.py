@@ -104,7 +104,40 @@ def _check_options(values: dict[str, Any], trainers: tuple[str, ...],
         raise ConfigError(f"{option(e.key)}: {e.reason}") from None
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def _train_epilog() -> str:
+    """The config keys of each trainer with their defaults and allowed values, and examples."""
+    from tune_bench.config import TRAINERS, key_help
+
+    parts = ["[bold]Config keys[/bold] (--key value, or --set key=value; default: allowed "
+             "values)"]
+    for trainer in TRAINERS:
+        lines = [f"[bold]{trainer}[/bold]:"]
+        lines += [f"  {_as_option(k)} {d}: {a}" for k, d, a in key_help(trainer)]
+        parts.append("\n".join(lines))
+    parts.append("[bold]Examples[/bold]:\n"
+                 "  tune-bench train resnet --epochs 1 --n-train 2000 --optimizer sgd\n"
+                 "  tune-bench train svm --kernel poly --degree 2 --n-train 1000 --json\n"
+                 "  tune-bench train resnet --n-eval null  (validate and test on every image)")
+    return "\n\n".join(parts)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tune_bench import __version__
+
+        out.print(f"tune-bench {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Ray Tune sweeps for ResNet and SVM studies, and their comparative tables."""
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             epilog=_train_epilog())
 def train(
     ctx: typer.Context,
     trainer: Annotated[str, typer.Argument(help="resnet or svm")],
@@ -150,7 +183,10 @@ def _short(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-@app.command()
+@app.command(epilog="[bold]Examples[/bold]:\n"
+             "  tune-bench sweep search_spaces/smoke.yaml --drop-gpu-trials\n"
+             "  tune-bench sweep search_spaces/q1a_resnet.yaml --dry-run --set lr=1e-3\n"
+             "  tune-bench sweep space.yaml --address auto --storage-path s3://bucket/runs")
 def sweep(
     space: Annotated[Path, typer.Argument(help="Search-space YAML file (see search_spaces/).")],
     name: Annotated[str | None, typer.Option(help="Experiment name (default: the file's).")] = None,
@@ -161,12 +197,18 @@ def sweep(
     address: Annotated[str | None, typer.Option(
         help="Ray cluster to join ('auto' or host:port); default: start Ray locally.")] = None,
     data_dir: DataDir = None,
-    max_concurrent: Annotated[int | None, typer.Option(min=1)] = None,
+    max_concurrent: Annotated[int | None, typer.Option(
+        min=1, help="Trials running at once at most (default: the space's max_concurrent, "
+        "else as many as the resources allow).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the trials; run nothing.")] = False,
     drop_gpu_trials: Annotated[bool, typer.Option(
         help="Drop GPU trials, with a warning, when the cluster has no GPU.")] = False,
-    cpus_per_trial: Annotated[float | None, typer.Option(min=0.01)] = None,
-    gpus_per_trial: Annotated[float | None, typer.Option(min=0.0)] = None,
+    cpus_per_trial: Annotated[float | None, typer.Option(
+        min=0.01, help="CPUs each trial asks Ray for, replacing the space's resources.")
+    ] = None,
+    gpus_per_trial: Annotated[float | None, typer.Option(
+        min=0.0, help="GPUs (or a fraction, e.g. 0.25) each GPU trial asks Ray for, "
+        "replacing the space's resources.")] = None,
     max_failures: Annotated[int, typer.Option(
         min=0, help="Retries of a failed trial.")] = DEFAULT_MAX_FAILURES,
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
@@ -275,7 +317,7 @@ def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
         raise typer.Exit(EXIT_TRIALS_FAILED)
 
 
-@app.command()
+@app.command(epilog="[bold]Example[/bold]: tune-bench resume ray_results/smoke")
 def resume(
     experiment_dir: Annotated[str, typer.Argument(
         help="The experiment directory, or its URI (s3://...).")],
@@ -298,7 +340,7 @@ def resume(
     _finish(outcome, tables, full_report)
 
 
-@app.command()
+@app.command(epilog="[bold]Example[/bold]: tune-bench status ray_results/smoke")
 def status(experiment_dir: Annotated[str, typer.Argument(
         help="The experiment directory, or its URI (s3://...).")]) -> None:
     """Trials per state and the best so far, read from disk (no Ray needed)."""
@@ -311,7 +353,9 @@ def status(experiment_dir: Annotated[str, typer.Argument(
     out.print(status_summary(experiment_dir))
 
 
-@app.command()
+@app.command(epilog="[bold]Examples[/bold]:\n"
+             "  tune-bench analyze ray_results/smoke\n"
+             "  tune-bench analyze ray_results/q1a ray_results/q1b --format html --out report")
 def analyze(
     dirs: Annotated[list[str], typer.Argument(
         help="Experiment directories or URIs (s3://...), analyzed together.")],
