@@ -1,5 +1,8 @@
 """Command-line parsing of config options."""
 
+import json
+import re
+
 import pytest
 
 from tune_bench.cli import _check_options, _overrides, parse_extra_options
@@ -125,3 +128,27 @@ def test_train_misspelled_key_did_you_mean(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith("did you mean optimizer?"), err
+
+
+def test_train_shows_sizes_and_evaluates_proportionately(tiny_root, capsys, monkeypatch):
+    """`train resnet` says what it decodes and the sizes it trains / validates / tests on, caps
+    the evaluation at TRAIN_N_EVAL images unless --n-eval says otherwise (null: all), and prints
+    accuracies in % and times in s."""
+    from tune_bench import cli
+
+    monkeypatch.setattr(cli, "TRAIN_N_EVAL", 30)
+    args = ["train", "resnet", "--n-train", "40", "--epochs", "1", "--batch-size", "20",
+            "--data-dir", str(tiny_root)]
+    cli.main(args)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "· decoding mnist (seeds split)"
+    assert lines[1].startswith("· resnet18 on mnist: 40 train, 30 val (every epoch), 30 test "
+                               "(once) images; cpu; 1 epoch(s)"), lines[1]
+    assert re.match(r"epoch 1/1  train loss \d\.\d{4}  acc \d+\.\d\d%  val loss", lines[2])
+    final = lines[-1]
+    assert re.search(r"test acc \d+\.\d\d%", final) and re.search(r"train time \d+\.\d\d s",
+                                                                  final), final
+    assert "n eval used 30" in final
+    cli.main([*args, "--n-eval", "null", "--json"])
+    assert json.loads(capsys.readouterr().out)["n_eval_used"] == 120  # tiny_root: all test

@@ -145,7 +145,8 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Final metrics as JSON.")] = False,
 ) -> None:
     """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ...
-    (or --set lr=1e-4, as for sweep)."""
+    (or --set lr=1e-4, as for sweep). A ResNet is validated on at most 2000 images per epoch
+    and tested on 2000 once at the end unless --n-eval says otherwise (--n-eval null: all)."""
     from tune_bench.config import validate_trial
 
     if trainer not in ("resnet", "svm"):
@@ -155,32 +156,77 @@ def train(
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"--threads: must be an integer >= 1 (got {threads!r})")
     _check_options(opts, (trainer,), _as_option)
+    if trainer == "resnet":  # a quick look by default: see TRAIN_N_EVAL
+        opts.setdefault("n_eval", TRAIN_N_EVAL)
     cfg = validate_trial(trainer, opts)
     from tune_bench import train as trainers
+    from tune_bench.data import load_split
+    from tune_bench.sweep.options import phase
 
+    say = not as_json
+    phase(f"decoding {cfg.dataset} ({cfg.split} split)", say)
+    split = load_split(cfg.dataset, cfg.split, data_dir)
+    phase(_sizes(cfg, split), say)
     if trainer == "svm":
-        metrics = trainers.train_svm(cfg, data_dir=data_dir, threads=threads)
+        metrics = trainers.train_svm(cfg, split, threads=threads)
     else:
         def on_epoch(m: dict[str, Any], _state: dict[str, Any]) -> None:
-            if not as_json:
-                out.print(f"epoch {m['epoch']}/{cfg.epochs}  train_loss {m['train_loss']:.4f}  "
-                          f"train_acc {m['train_acc']:.4f}  val_loss {m['val_loss']:.4f}  "
-                          f"val_acc {m['val_acc']:.4f}  {m['images_per_s']:.0f} img/s")
+            if say:
+                out.print(f"epoch {m['epoch']}/{cfg.epochs}  train loss {m['train_loss']:.4f}  "
+                          f"acc {_pct(m['train_acc'])}  val loss {m['val_loss']:.4f}  "
+                          f"acc {_pct(m['val_acc'])}  {m['epoch_time_s']:.1f} s  "
+                          f"{m['images_per_s']:.0f} img/s", highlight=False)
 
-        metrics = trainers.train_resnet(cfg, data_dir=data_dir, on_epoch=on_epoch,
-                                        threads=threads)
+        metrics = trainers.train_resnet(cfg, split, on_epoch=on_epoch, threads=threads)
     if as_json:
         print(json.dumps(metrics, default=str))
         return
-    keys = ["test_acc", "test_loss", "train_acc", "train_time_ms", "predict_time_ms", "macs",
-            "flops", "params", "n_support", "svm_backend", "svm_predict", "device_name",
-            "n_train_used"]
-    summary = "  ".join(f"{k} {_short(metrics[k])}" for k in keys if k in metrics)
-    out.print(f"[bold]final[/bold]  {summary}")
+    out.print("[bold]final[/bold]  " + "  ".join(_final_items(metrics)), highlight=False)
 
 
-def _short(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+# `train resnet` validates on at most this many images per epoch and tests on as many once at
+# the end (stratified subsets, the same for every seed), unless --n-eval says otherwise
+# (--n-eval null: all). Sweeps keep the trial default (null: all images).
+TRAIN_N_EVAL = 2000
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _sizes(cfg: Any, split: Any) -> str:
+    """e.g. 'resnet18 on mnist: 2000 train, 2000 val, 2000 test images; cpu; 2 epochs'."""
+    def n(limit: int | None, total: int) -> int:
+        return total if limit is None else min(limit, total)
+
+    if cfg.trainer == "svm":
+        return (f"svm ({cfg.kernel}) on {cfg.dataset}: {n(cfg.n_train, len(split.train_y))} "
+                f"train, {n(cfg.n_test, len(split.test_y))} test images; {cfg.device}")
+    return (f"{cfg.model} on {cfg.dataset}: {n(cfg.n_train, len(split.train_y))} train, "
+            f"{n(cfg.n_eval, len(split.val_y))} val (every epoch), "
+            f"{n(cfg.n_eval, len(split.test_y))} test (once) images; {cfg.device}; "
+            f"{cfg.epochs} epoch(s)")
+
+
+def _final_items(m: dict[str, Any]) -> list[str]:
+    """The final metrics as the tables show them: accuracies in %, times in s."""
+    items = []
+    for key, text in (("test_acc", "test acc"), ("train_acc", "train acc")):
+        if key in m:
+            items.append(f"{text} {_pct(m[key])}")
+    if "test_loss" in m:
+        items.append(f"test loss {m['test_loss']:.4f}")
+    for key, text in (("train_time_ms", "train time"), ("predict_time_ms", "predict time")):
+        if key in m:
+            items.append(f"{text} {m[key] / 1000:.2f} s")
+    for key in ("macs", "params"):
+        if key in m:
+            items.append(f"{key} {m[key] / 1e6:.1f} M")
+    for key in ("n_support", "svm_backend", "svm_predict", "device_name", "n_train_used",
+                "n_test_used", "n_eval_used"):
+        if key in m:
+            items.append(f"{key.replace('_', ' ')} {m[key]}")
+    return items
 
 
 @app.command(epilog="[bold]Examples[/bold]:\n"

@@ -40,7 +40,7 @@ def phase(text: str, enabled: bool = True) -> None:
     if enabled:
         from rich.console import Console
 
-        Console(highlight=False).print(f"[dim]·[/dim] {text}")
+        Console(highlight=False, soft_wrap=True).print(f"[dim]·[/dim] {text}")
 
 
 # Set by a resume to its --progress/--no-progress: the display Tune restores was pickled with
