@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -199,12 +200,26 @@ def test_bad_arguments(study: Path, tmp_path: Path) -> None:
 def test_plots(study: Path, tmp_path: Path) -> None:
     df = an.load_experiments([study])
     paths = plots.make_plots(df, tmp_path)
+    # one learning rate per dataset and model here: no heatmap of a single column
     assert [p.name for p in paths] == [
         "main_effects.png", "parallel_coordinates.png", "importance.png",
-        "accuracy_heatmap.png", "efficiency_frontier.png", "cpu_gpu_speedup.png",
+        "efficiency_frontier.png", "cpu_gpu_speedup.png",
         "flops_vs_time.png", "training_curves.png", "confusion_matrix.png"]
     for p in paths:
         assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000
+
+
+def test_plots_that_would_carry_no_information_are_left_out(tmp_path: Path) -> None:
+    """A heatmap needs two learning rates; a complexity-vs-time plot two models; a heatmap's
+    colours span at least 5 points, so that 0.2 points apart do not look far apart."""
+    one_model = [resnet(0.9, lr=1e-3), resnet(0.92, lr=1e-2), resnet(0.91, optimizer="adam"),
+                 resnet(0.93, optimizer="adam", lr=1e-2)]
+    df = an.load_experiments([write_experiment(tmp_path, "grid", one_model)])
+    assert plots.accuracy_heatmap(df, tmp_path) is not None
+    assert plots.flops_vs_time(df, tmp_path) is None
+    assert plots.colour_range(np.array([97.1, 97.3])) == pytest.approx((94.7, 99.7))
+    assert plots.colour_range(np.array([99.0, 99.9])) == (95.0, 100.0)
+    assert plots.colour_range(np.array([60.0, 90.0])) == (60.0, 90.0)
 
 
 def test_plots_skip_what_does_not_apply(tmp_path: Path) -> None:
@@ -237,7 +252,7 @@ def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
     doc = page.read_text()
     assert not re.search(r"https?:", doc, re.I)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", doc)
-    assert doc.count('src="data:image/png;base64,') == 9
+    assert doc.count('src="data:image/png;base64,') == 8
     assert doc.index('id="findings"') < doc.index('id="trials"')
     assert "<b>99.06</b>" in doc and "Aggregated best results per configuration" in doc
     browser = _chromium()
@@ -253,3 +268,61 @@ def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
     pixels = mpimg.imread(shot)[..., :3]
     assert pixels.std() > 0.05  # not blank
     assert (pixels < 0.5).mean() > 0.005  # some dark text on the white page
+
+
+_LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const W = window.innerWidth, H = window.innerHeight;
+  const wide = [...document.querySelectorAll("body *")]
+    .filter(e => !e.parentElement.closest(".scroll"))
+    .filter(e => e.getBoundingClientRect().right > W + 1)
+    .map(e => e.tagName + "." + e.className);
+  const imgs = [...document.images];
+  const top = id => document.getElementById(id).getBoundingClientRect().top;
+  document.body.dataset.probe = JSON.stringify({
+    width: W, height: H, scrollWidth: document.documentElement.scrollWidth, wide: wide,
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    findings: top("findings"), best: top("best_models"), toc: top("provenance"),
+    scrolls: [...document.querySelectorAll(".scroll")].filter(
+      d => d.scrollWidth > d.clientWidth).length});
+});
+</script>"""
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_html_layout_in_chromium(study: Path, tmp_path: Path, width: int) -> None:
+    """The report in headless Chromium: the answer (findings) starts above the fold, no element
+    is wider than the window (wide tables scroll inside their box), every image loaded, and
+    the best model table comes before the detail."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium binary found")
+    out = tmp_path / "html"
+    report.write_report([study], "html", out=out)
+    doc = (out / "report.html").read_text()
+    assert doc.index('id="findings"') < doc.index('id="best_models"') < \
+        doc.index('class="toc"') < doc.index('id="trials"') < doc.index('id="plots"')
+    page = tmp_path / "probe.html"
+    page.write_text(doc.replace("</body>", _LAYOUT_PROBE + "</body>"))
+    height = 900
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+             f"--window-size={width},{height}", "--virtual-time-budget=10000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=False).stdout
+    m = re.search(r'data-probe="([^"]*)"', dom)
+    assert m, dom[-2000:]
+    probe = json.loads(m.group(1).replace("&quot;", '"'))
+    assert probe["width"] == width, probe
+    assert probe["scrollWidth"] <= width and not probe["wide"], probe
+    assert probe["images"] == 8 and probe["loaded"] == 8, probe
+    assert 0 < probe["findings"] < height, probe  # the answer above the fold
+    if width == 800:
+        assert probe["scrolls"] > 0, probe  # the wide tables scroll inside their box
+    shot = tmp_path / f"report_{width}.png"
+    subprocess.run([*flags, f"--screenshot={shot}", (out / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    if os.environ.get("TUNE_BENCH_SHOTS"):  # to look at them: a directory to copy them to
+        shutil.copy(shot, Path(os.environ["TUNE_BENCH_SHOTS"]) / shot.name)
