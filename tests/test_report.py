@@ -326,3 +326,14 @@ def test_html_layout_in_chromium(study: Path, tmp_path: Path, width: int) -> Non
     assert shot.is_file() and shot.stat().st_size > 10_000
     if os.environ.get("TUNE_BENCH_SHOTS"):  # to look at them: a directory to copy them to
         shutil.copy(shot, Path(os.environ["TUNE_BENCH_SHOTS"]) / shot.name)
+
+
+def test_markdown_says_each_note_once_and_states_in_words(study: Path, tmp_path: Path) -> None:
+    text = report.write_report([study], "markdown")
+    notes = [ln for ln in text.splitlines() if ln.startswith("- ")]
+    assert len(notes) == len(set(notes)), [n for n in notes if notes.count(n) > 1]
+    assert re.search(r"\|\s+finished\s+\|\s+errored\s+\|\s+pending\s+\|", text), text
+    assert "TERMINATED" not in text
+    report.write_report([study], "csv", out=tmp_path)  # machines keep Tune's names
+    assert (tmp_path / "trials.csv").read_text().splitlines()[0].startswith(
+        "Experiment,TERMINATED,ERROR,PENDING")

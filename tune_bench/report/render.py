@@ -4,6 +4,7 @@ text (`format.display`); CSV and the parquet trials export keep the numbers."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import tempfile
@@ -15,7 +16,7 @@ import pandas as pd
 
 from tune_bench import analysis as an
 from tune_bench.errors import ConfigError
-from tune_bench.report.format import display, present
+from tune_bench.report.format import STATE_WORDS, display, present
 from tune_bench.storage import is_uri
 
 if TYPE_CHECKING:
@@ -68,8 +69,30 @@ def render_table(table: Table, fmt: str = "markdown") -> str:
 
 
 def render(tables: Sequence[Table], fmt: str = "markdown") -> str:
-    """All tables in `fmt`, one after the other."""
+    """All tables in `fmt`, one after the other. For a person (markdown, html) a note said
+    under an earlier table is not said again, and trial states read "finished", "errored"...
+    (CSV and LaTeX keep every note and Tune's state names)."""
+    if fmt in ("markdown", "html"):
+        tables = for_reading(tables)
     return "\n".join(render_table(t, fmt) for t in tables)
+
+
+def for_reading(tables: Sequence[Table]) -> list[Table]:
+    """`tables` with each note said once (a table with no rows keeps its reason) and the
+    trials-per-state headers in words."""
+    seen: set[str] = set()
+    out = []
+    for t in tables:
+        if not t.df.empty:
+            t = dataclasses.replace(t, notes=[n for n in t.notes if n not in seen])
+            seen.update(t.notes)
+        if t.key == "trials" and t.shown is None:
+            words = {s: w for s, w in STATE_WORDS.items() if s in t.df.columns}
+            t = dataclasses.replace(
+                t, df=t.df.rename(columns=words),
+                emphasis=None if t.emphasis is None else t.emphasis.rename(columns=words))
+        out.append(t)
+    return out
 
 
 def _markdown(t: Table) -> str:
