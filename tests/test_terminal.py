@@ -158,6 +158,9 @@ def test_sweep_ctrl_c_status_resume_on_a_terminal(term: Terminal, data: Path, tm
     text = plain(shown)
     assert code == 0, text[-3000:]
     no_ray_noise(shown)
+    phases = [ln[2:] for ln in text.splitlines() if ln.startswith("· ")]
+    assert [p.split(" ")[0] for p in phases] == ["decoding", "starting", "resuming:"], phases
+    assert phases[-1].startswith("resuming: 1 of 2 trial(s) finished before"), phases
     counts = progress_counts(shown)
     # the trial finished before the resume is counted from the first refresh on
     assert counts and counts[0] == (1, 2) and counts[-1] == (2, 2), counts

@@ -77,7 +77,7 @@ class RayLog:
         if self._temporary and self.path is not None:
             from tune_bench.errors import TuneBenchError
 
-            if kind is None or issubclass(kind, TuneBenchError):
-                self.path.unlink(missing_ok=True)  # a refused sweep: nothing to keep
+            if kind is None or issubclass(kind, TuneBenchError | KeyboardInterrupt):
+                self.path.unlink(missing_ok=True)  # refused or stopped at once: nothing to keep
             else:
                 print(f"Ray's log: {self.path}", file=sys.stderr)
