@@ -337,3 +337,29 @@ def test_markdown_says_each_note_once_and_states_in_words(study: Path, tmp_path:
     report.write_report([study], "csv", out=tmp_path)  # machines keep Tune's names
     assert (tmp_path / "trials.csv").read_text().splitlines()[0].startswith(
         "Experiment,TERMINATED,ERROR,PENDING")
+
+
+def test_html_head_says_where_the_numbers_come_from(study: Path, tmp_path: Path) -> None:
+    """The provenance rows: experiments with states, when, the command, wall time, machines,
+    devices and versions, from the trials and tune-bench's files."""
+    from tune_bench.report.provenance import provenance
+
+    exp = tmp_path / "study"
+    shutil.copytree(study, exp)
+    (exp / "tune_bench_spec.json").write_text(json.dumps({
+        "source": "search_spaces/q1a_resnet.yaml", "created": "2026-01-01T00:00:00+0000",
+        "options": {"storage_path": "/runs", "drop_gpu_trials": True, "max_failures": 2,
+                    "overrides": {"lr": 0.001}}}))
+    (exp / "tune_bench_driver.json").write_text(json.dumps({"wall_s": 83.2, "ended": "x"}))
+    df = an.load_experiments([exp])
+    rows = dict(provenance(df, [exp]))
+    assert rows["Experiments"] == "study (21 trials: 19 finished, 1 errored, 1 pending)"
+    assert rows["Command"] == ("tune-bench sweep search_spaces/q1a_resnet.yaml --storage-path "
+                               "/runs --drop-gpu-trials --set lr=0.001")
+    assert rows["When"].startswith("2026-01-01 00:00") and "last run 83 s" in rows["Wall time"]
+    assert rows["Machines"] and rows["Versions"].startswith("python ")
+    doc_dir = tmp_path / "html"
+    report.write_report([exp], "html", out=doc_dir)
+    doc = (doc_dir / "report.html").read_text()
+    assert doc.index('id="provenance"') < doc.index('id="findings"')
+    assert "--drop-gpu-trials --set lr=0.001" in doc

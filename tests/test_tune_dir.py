@@ -154,3 +154,30 @@ def test_snapshot_unfinished_and_unreadable(tmp_path: Path) -> None:
     snap = tune_dir.read_snapshot(exp)
     assert snap.file is not None and snap.trials is None and "unreadable" in snap.problem
     assert tune_dir.read_snapshot(tmp_path / "nothing_here").file is None
+
+
+def test_run_state_tells_interrupted_from_running(tmp_path: Path) -> None:
+    """`status`'s word for a sweep with unfinished trials, from tune_bench_driver.json."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tune_bench.tune_dir import DRIVER_FILE, run_state
+
+    f = tmp_path / DRIVER_FILE
+    assert run_state(tmp_path, unfinished=False) == "finished"
+    assert run_state(tmp_path, unfinished=True) == "not finished"  # no record: unknown
+    host = socket.gethostname()
+    f.write_text(json.dumps({"host": host, "pid": os.getpid()}))
+    assert run_state(tmp_path, unfinished=True) == "running"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    f.write_text(json.dumps({"host": host, "pid": int(dead)}))
+    assert run_state(tmp_path, unfinished=True) == "interrupted"  # the driver is gone
+    f.write_text(json.dumps({"host": host, "pid": os.getpid(), "ended": "x",
+                             "interrupted": True}))
+    assert run_state(tmp_path, unfinished=True) == "interrupted"  # Ctrl+C: fit() returned
+    f.write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+    assert run_state(tmp_path, unfinished=True) == "not finished"
