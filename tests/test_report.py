@@ -363,3 +363,30 @@ def test_html_head_says_where_the_numbers_come_from(study: Path, tmp_path: Path)
     doc = (doc_dir / "report.html").read_text()
     assert doc.index('id="provenance"') < doc.index('id="findings"')
     assert "--drop-gpu-trials --set lr=0.001" in doc
+
+
+def test_sweep_summary_best_per_dataset_with_interval_over_repeats(tmp_path: Path) -> None:
+    """The terminal summary: per dataset the best configuration by mean over its repeats, with
+    the 95% interval; only the keys that vary among that trainer's configurations; each note
+    once."""
+    from rich.console import Console
+
+    from tune_bench.report.summary import best_per_dataset, sweep_summary
+
+    trials = [resnet(0.90, lr=1e-3, seed=0), resnet(0.92, lr=1e-3, seed=1),
+              resnet(0.95, lr=1e-2, seed=0), resnet(0.80, lr=1e-2, seed=1),
+              svm(0.85), svm(0.70, dataset="fashion_mnist"), svm(0.75, dataset="fashion_mnist",
+                                                                  C=10.0)]
+    df = an.load_experiments([write_experiment(tmp_path, "rep", trials)])
+    rows, notes = best_per_dataset(df)
+    assert [(r["dataset"], r["method"], r["config"]) for r in rows] == [
+        ("MNIST", "ResNet-18", "lr=0.001"), ("FashionMNIST", "SVM (rbf)", "C=10")]
+    assert rows[0]["acc"] == pytest.approx(91.0) and rows[0]["n"] == 2
+    assert rows[0]["ci"] == pytest.approx(12.706 * np.std([90, 92], ddof=1) / np.sqrt(2),
+                                          rel=1e-3)
+    assert np.isnan(rows[1]["ci"])  # a single run: no interval
+    assert notes[-1].startswith("± is the 95% confidence interval")
+    console = Console(width=100, record=True)
+    console.print(sweep_summary(tmp_path / "rep", df))
+    text = console.export_text()
+    assert "91.00 ± 12.71 (n=2)" in text and text.count("note:") == len(set(notes)) == 2
