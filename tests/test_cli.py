@@ -112,6 +112,7 @@ def test_train_help_lists_the_config_keys_with_defaults_and_allowed_values():
             assert f"--{key.replace('_', '-')} " in text, key
     assert "--optimizer adam: sgd, adam" in text and "--kernel rbf: poly, rbf" in text
     assert "--n-train 10000: int >= 10 or null (all)" in text
+    assert "--n-eval 2000 (in sweeps: null): int >= 10 or null (all)" in text
 
 
 def test_version():

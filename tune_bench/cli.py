@@ -112,7 +112,10 @@ def _train_epilog() -> str:
              "values)"]
     for trainer in TRAINERS:
         lines = [f"[bold]{trainer}[/bold]:"]
-        lines += [f"  {_as_option(k)} {d}: {a}" for k, d, a in key_help(trainer)]
+        for k, d, a in key_help(trainer):
+            if trainer == "resnet" and k == "n_eval":  # train's own default (TRAIN_N_EVAL)
+                d = f"{TRAIN_N_EVAL} (in sweeps: {d})"
+            lines.append(f"  {_as_option(k)} {d}: {a}")
         parts.append("\n".join(lines))
     parts.append("[bold]Examples[/bold]:\n"
                  "  tune-bench train resnet --epochs 1 --n-train 2000 --optimizer sgd\n"
