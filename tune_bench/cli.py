@@ -27,6 +27,12 @@ out = Console(soft_wrap=True)
 screen = Console()  # wraps at the terminal's width: the end of a sweep, sized to the screen
 err = Console(stderr=True, soft_wrap=True)
 
+# `train resnet` validates on at most this many images per epoch and tests on as many once at
+# the end (stratified subsets, the same for every seed), unless --n-eval says otherwise
+# (--n-eval null: all). Sweeps keep the trial default (null: all images).
+TRAIN_N_EVAL = 2000
+
+
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw); "
     "default: $TUNE_BENCH_DATA_DIR, Debian's location, torchvision's download.")]
@@ -185,12 +191,6 @@ def train(
         print(json.dumps(metrics, default=str))
         return
     out.print("[bold]final[/bold]  " + "  ".join(_final_items(metrics)), highlight=False)
-
-
-# `train resnet` validates on at most this many images per epoch and tests on as many once at
-# the end (stratified subsets, the same for every seed), unless --n-eval says otherwise
-# (--n-eval null: all). Sweeps keep the trial default (null: all images).
-TRAIN_N_EVAL = 2000
 
 
 def _pct(x: float) -> str:
