@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -165,8 +166,12 @@ def test_parquet_export(study: Path, tmp_path: Path) -> None:
 def test_status_summary(study: Path) -> None:
     text = report.status_summary(study)
     first = text.splitlines()[0]
-    assert first == "study: 21 trials: 19 TERMINATED, 1 ERROR, 1 PENDING"
-    assert "best so far:" in text and "final test_acc 99.06%" in text
+    assert first == "study: 21 trials: 19 finished, 1 errored, 1 pending"
+    best = {ln.split(":")[0]: ln for ln in text.splitlines() if ln.startswith("best so far")}
+    assert set(best) == {"best so far (MNIST)", "best so far (FashionMNIST)"}, text
+    assert best["best so far (MNIST)"].endswith("final test_acc 99.06%")
+    # per dataset, only the keys that vary among the trials of the best one's trainer
+    assert "ResNet-18 (" in best["best so far (MNIST)"] and "backend=" not in text
     assert "error in" in text and "RuntimeError: CUDA out of memory" in text
 
 
@@ -176,7 +181,7 @@ def test_status_summary_before_any_final(tmp_path: Path) -> None:
     exp = write_experiment(tmp_path, "live", [running, {"config": {}, "results": [],
                                                         "state": "PENDING"}])
     text = report.status_summary(exp)
-    assert text.splitlines()[0] == "live: 2 trials: 1 RUNNING, 1 PENDING"
+    assert text.splitlines()[0] == "live: 2 trials: 1 running, 1 pending"
     assert "by last val_acc" in text and "val_acc 70.00%" in text
 
 
@@ -195,12 +200,26 @@ def test_bad_arguments(study: Path, tmp_path: Path) -> None:
 def test_plots(study: Path, tmp_path: Path) -> None:
     df = an.load_experiments([study])
     paths = plots.make_plots(df, tmp_path)
+    # one learning rate per dataset and model here: no heatmap of a single column
     assert [p.name for p in paths] == [
         "main_effects.png", "parallel_coordinates.png", "importance.png",
-        "accuracy_heatmap.png", "efficiency_frontier.png", "cpu_gpu_speedup.png",
+        "efficiency_frontier.png", "cpu_gpu_speedup.png",
         "flops_vs_time.png", "training_curves.png", "confusion_matrix.png"]
     for p in paths:
         assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000
+
+
+def test_plots_that_would_carry_no_information_are_left_out(tmp_path: Path) -> None:
+    """A heatmap needs two learning rates; a complexity-vs-time plot two models; a heatmap's
+    colours span at least 5 points, so that 0.2 points apart do not look far apart."""
+    one_model = [resnet(0.9, lr=1e-3), resnet(0.92, lr=1e-2), resnet(0.91, optimizer="adam"),
+                 resnet(0.93, optimizer="adam", lr=1e-2)]
+    df = an.load_experiments([write_experiment(tmp_path, "grid", one_model)])
+    assert plots.accuracy_heatmap(df, tmp_path) is not None
+    assert plots.flops_vs_time(df, tmp_path) is None
+    assert plots.colour_range(np.array([97.1, 97.3])) == pytest.approx((94.7, 99.7))
+    assert plots.colour_range(np.array([99.0, 99.9])) == (95.0, 100.0)
+    assert plots.colour_range(np.array([60.0, 90.0])) == (60.0, 90.0)
 
 
 def test_plots_skip_what_does_not_apply(tmp_path: Path) -> None:
@@ -233,7 +252,7 @@ def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
     doc = page.read_text()
     assert not re.search(r"https?:", doc, re.I)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", doc)
-    assert doc.count('src="data:image/png;base64,') == 9
+    assert doc.count('src="data:image/png;base64,') == 8
     assert doc.index('id="findings"') < doc.index('id="trials"')
     assert "<b>99.06</b>" in doc and "Aggregated best results per configuration" in doc
     browser = _chromium()
@@ -249,3 +268,125 @@ def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
     pixels = mpimg.imread(shot)[..., :3]
     assert pixels.std() > 0.05  # not blank
     assert (pixels < 0.5).mean() > 0.005  # some dark text on the white page
+
+
+_LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const W = window.innerWidth, H = window.innerHeight;
+  const wide = [...document.querySelectorAll("body *")]
+    .filter(e => !e.parentElement.closest(".scroll"))
+    .filter(e => e.getBoundingClientRect().right > W + 1)
+    .map(e => e.tagName + "." + e.className);
+  const imgs = [...document.images];
+  const top = id => document.getElementById(id).getBoundingClientRect().top;
+  document.body.dataset.probe = JSON.stringify({
+    width: W, height: H, scrollWidth: document.documentElement.scrollWidth, wide: wide,
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    findings: top("findings"), best: top("best_models"), toc: top("provenance"),
+    scrolls: [...document.querySelectorAll(".scroll")].filter(
+      d => d.scrollWidth > d.clientWidth).length});
+});
+</script>"""
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_html_layout_in_chromium(study: Path, tmp_path: Path, width: int) -> None:
+    """The report in headless Chromium: the answer (findings) starts above the fold, no element
+    is wider than the window (wide tables scroll inside their box), every image loaded, and
+    the best model table comes before the detail."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium binary found")
+    out = tmp_path / "html"
+    report.write_report([study], "html", out=out)
+    doc = (out / "report.html").read_text()
+    assert doc.index('id="findings"') < doc.index('id="best_models"') < \
+        doc.index('class="toc"') < doc.index('id="trials"') < doc.index('id="plots"')
+    page = tmp_path / "probe.html"
+    page.write_text(doc.replace("</body>", _LAYOUT_PROBE + "</body>"))
+    height = 900
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+             f"--window-size={width},{height}", "--virtual-time-budget=10000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=False).stdout
+    m = re.search(r'data-probe="([^"]*)"', dom)
+    assert m, dom[-2000:]
+    probe = json.loads(m.group(1).replace("&quot;", '"'))
+    assert probe["width"] == width, probe
+    assert probe["scrollWidth"] <= width and not probe["wide"], probe
+    assert probe["images"] == 8 and probe["loaded"] == 8, probe
+    assert 0 < probe["findings"] < height, probe  # the answer above the fold
+    if width == 800:
+        assert probe["scrolls"] > 0, probe  # the wide tables scroll inside their box
+    shot = tmp_path / f"report_{width}.png"
+    subprocess.run([*flags, f"--screenshot={shot}", (out / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    if os.environ.get("TUNE_BENCH_SHOTS"):  # to look at them: a directory to copy them to
+        shutil.copy(shot, Path(os.environ["TUNE_BENCH_SHOTS"]) / shot.name)
+
+
+def test_markdown_says_each_note_once_and_states_in_words(study: Path, tmp_path: Path) -> None:
+    text = report.write_report([study], "markdown")
+    notes = [ln for ln in text.splitlines() if ln.startswith("- ")]
+    assert len(notes) == len(set(notes)), [n for n in notes if notes.count(n) > 1]
+    assert re.search(r"\|\s+finished\s+\|\s+errored\s+\|\s+pending\s+\|", text), text
+    assert "TERMINATED" not in text
+    report.write_report([study], "csv", out=tmp_path)  # machines keep Tune's names
+    assert (tmp_path / "trials.csv").read_text().splitlines()[0].startswith(
+        "Experiment,TERMINATED,ERROR,PENDING")
+
+
+def test_html_head_says_where_the_numbers_come_from(study: Path, tmp_path: Path) -> None:
+    """The provenance rows: experiments with states, when, the command, wall time, machines,
+    devices and versions, from the trials and tune-bench's files."""
+    from tune_bench.report.provenance import provenance
+
+    exp = tmp_path / "study"
+    shutil.copytree(study, exp)
+    (exp / "tune_bench_spec.json").write_text(json.dumps({
+        "source": "search_spaces/q1a_resnet.yaml", "created": "2026-01-01T00:00:00+0000",
+        "options": {"storage_path": "/runs", "drop_gpu_trials": True, "max_failures": 2,
+                    "overrides": {"lr": 0.001}}}))
+    (exp / "tune_bench_driver.json").write_text(json.dumps({"wall_s": 83.2, "ended": "x"}))
+    df = an.load_experiments([exp])
+    rows = dict(provenance(df, [exp]))
+    assert rows["Experiments"] == "study (21 trials: 19 finished, 1 errored, 1 pending)"
+    assert rows["Command"] == ("tune-bench sweep search_spaces/q1a_resnet.yaml --storage-path "
+                               "/runs --drop-gpu-trials --set lr=0.001")
+    assert rows["When"].startswith("2026-01-01 00:00") and "last run 83 s" in rows["Wall time"]
+    assert rows["Machines"] and rows["Versions"].startswith("python ")
+    doc_dir = tmp_path / "html"
+    report.write_report([exp], "html", out=doc_dir)
+    doc = (doc_dir / "report.html").read_text()
+    assert doc.index('id="provenance"') < doc.index('id="findings"')
+    assert "--drop-gpu-trials --set lr=0.001" in doc
+
+
+def test_sweep_summary_best_per_dataset_with_interval_over_repeats(tmp_path: Path) -> None:
+    """The terminal summary: per dataset the best configuration by mean over its repeats, with
+    the 95% interval; only the keys that vary among that trainer's configurations; each note
+    once."""
+    from rich.console import Console
+
+    from tune_bench.report.summary import best_per_dataset, sweep_summary
+
+    trials = [resnet(0.90, lr=1e-3, seed=0), resnet(0.92, lr=1e-3, seed=1),
+              resnet(0.95, lr=1e-2, seed=0), resnet(0.80, lr=1e-2, seed=1),
+              svm(0.85), svm(0.70, dataset="fashion_mnist"), svm(0.75, dataset="fashion_mnist",
+                                                                  C=10.0)]
+    df = an.load_experiments([write_experiment(tmp_path, "rep", trials)])
+    rows, notes = best_per_dataset(df)
+    assert [(r["dataset"], r["method"], r["config"]) for r in rows] == [
+        ("MNIST", "ResNet-18", "lr=0.001"), ("FashionMNIST", "SVM (rbf)", "C=10")]
+    assert rows[0]["acc"] == pytest.approx(91.0) and rows[0]["n"] == 2
+    assert rows[0]["ci"] == pytest.approx(12.706 * np.std([90, 92], ddof=1) / np.sqrt(2),
+                                          rel=1e-3)
+    assert np.isnan(rows[1]["ci"])  # a single run: no interval
+    assert notes[-1].startswith("± is the 95% confidence interval")
+    console = Console(width=100, record=True)
+    console.print(sweep_summary(tmp_path / "rep", df))
+    text = console.export_text()
+    assert "91.00 ± 12.71 (n=2)" in text and text.count("note:") == len(set(notes)) == 2

@@ -390,7 +390,7 @@ def test_sweep_to_s3_then_status_and_analyze(procs: Processes, data_root: Path, 
     run = procs.cli("sweep", str(space), "--storage-path", root, "--data-dir", str(data_root),
                     "--num-cpus", "2", "--no-progress", name="sweep")
     assert run.wait() == 0, run.describe()
-    assert f"experiment: {exp}  (" in run.stdout and "TERMINATED 2" in run.stdout
+    assert f"experiment: {exp}: 2 trials: 2 finished (" in run.stdout
     no_local_s3_dir(tmp_path)
     files = listing(exp)
     assert {"tune_bench_spec.json", "tuner.pkl"} <= set(files)
@@ -407,7 +407,7 @@ def test_sweep_to_s3_then_status_and_analyze(procs: Processes, data_root: Path, 
 
     st = procs.cli("status", exp, name="status")
     assert st.wait(timeout=60) == 0, st.describe()
-    assert st.stdout.startswith("mini: 2 trials: 2 TERMINATED"), st.stdout
+    assert st.stdout.startswith("mini: 2 trials: 2 finished"), st.stdout
 
     copy = download(exp, tmp_path / "copy" / "mini")
     remote = procs.cli("analyze", exp, name="an_remote")

@@ -187,7 +187,7 @@ def test_sweep_with_trials_stopped_by_asha_exits_0(ray_session, tmp_path, tiny_r
     main(["sweep", str(space), "--storage-path", str(tmp_path / "rr"), "--data-dir",
           str(tiny_root), "--no-progress", "--no-tables"])  # exits (SystemExit) unless 0
     out = capsys.readouterr()
-    assert "interrupted" not in out.err and "TERMINATED 4" in out.out, out
+    assert "interrupted" not in out.err and ": 4 trials: 4 finished;" in out.out, out
     exp = tmp_path / "rr" / "asha"
     df = load_experiments([exp]).set_index("lr")
     early = df[df["stopped_early"]]
@@ -198,7 +198,7 @@ def test_sweep_with_trials_stopped_by_asha_exits_0(ray_session, tmp_path, tiny_r
     assert "; 3 stopped early (ASHA) at epoch 1" in out.out
     main(["status", str(exp)])
     status = capsys.readouterr().out
-    assert "4 trials: 4 TERMINATED; 3 stopped early (ASHA) at epoch 1" in status, status
+    assert "4 trials: 4 finished; 3 stopped early (ASHA) at epoch 1" in status, status
 
 
 CLUSTER_SCRIPT = textwrap.dedent("""

@@ -124,7 +124,7 @@ def test_loaded_frame_and_status_show_stopped_early(tmp_path: Path) -> None:
     assert df.loc[0.2, "state"] == "TERMINATED" and df.loc[0.2, "epoch"] == 1
     assert df.loc[0.3, "epoch"] == 2 and df.loc[0.1, "epoch"] == 4
     first = status_summary(exp).splitlines()[0]
-    assert first == "asha: 4 trials: 3 TERMINATED, 1 ERROR; 2 stopped early (ASHA) at epochs 1-2"
+    assert first == "asha: 4 trials: 3 finished, 1 errored; 2 stopped early (ASHA) at epochs 1-2"
 
 
 def test_sweep_outcome_stopped_early_is_finished_and_unfinished_is_interrupted(
@@ -154,3 +154,30 @@ def test_snapshot_unfinished_and_unreadable(tmp_path: Path) -> None:
     snap = tune_dir.read_snapshot(exp)
     assert snap.file is not None and snap.trials is None and "unreadable" in snap.problem
     assert tune_dir.read_snapshot(tmp_path / "nothing_here").file is None
+
+
+def test_run_state_tells_interrupted_from_running(tmp_path: Path) -> None:
+    """`status`'s word for a sweep with unfinished trials, from tune_bench_driver.json."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tune_bench.tune_dir import DRIVER_FILE, run_state
+
+    f = tmp_path / DRIVER_FILE
+    assert run_state(tmp_path, unfinished=False) == "finished"
+    assert run_state(tmp_path, unfinished=True) == "not finished"  # no record: unknown
+    host = socket.gethostname()
+    f.write_text(json.dumps({"host": host, "pid": os.getpid()}))
+    assert run_state(tmp_path, unfinished=True) == "running"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    f.write_text(json.dumps({"host": host, "pid": int(dead)}))
+    assert run_state(tmp_path, unfinished=True) == "interrupted"  # the driver is gone
+    f.write_text(json.dumps({"host": host, "pid": os.getpid(), "ended": "x",
+                             "interrupted": True}))
+    assert run_state(tmp_path, unfinished=True) == "interrupted"  # Ctrl+C: fit() returned
+    f.write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+    assert run_state(tmp_path, unfinished=True) == "not finished"

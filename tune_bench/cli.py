@@ -24,7 +24,14 @@ from tune_bench.sweep.options import DEFAULT_MAX_FAILURES
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ray Tune sweeps for ResNet and SVM studies, and their comparative tables.")
 out = Console(soft_wrap=True)
+screen = Console()  # wraps at the terminal's width: the end of a sweep, sized to the screen
 err = Console(stderr=True, soft_wrap=True)
+
+# `train resnet` validates on at most this many images per epoch and tests on as many once at
+# the end (stratified subsets, the same for every seed), unless --n-eval says otherwise
+# (--n-eval null: all). Sweeps keep the trial default (null: all images).
+TRAIN_N_EVAL = 2000
+
 
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw); "
@@ -103,7 +110,43 @@ def _check_options(values: dict[str, Any], trainers: tuple[str, ...],
         raise ConfigError(f"{option(e.key)}: {e.reason}") from None
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def _train_epilog() -> str:
+    """The config keys of each trainer with their defaults and allowed values, and examples."""
+    from tune_bench.config import TRAINERS, key_help
+
+    parts = ["[bold]Config keys[/bold] (--key value, or --set key=value; default: allowed "
+             "values)"]
+    for trainer in TRAINERS:
+        lines = [f"[bold]{trainer}[/bold]:"]
+        for k, d, a in key_help(trainer):
+            if trainer == "resnet" and k == "n_eval":  # train's own default (TRAIN_N_EVAL)
+                d = f"{TRAIN_N_EVAL} (in sweeps: {d})"
+            lines.append(f"  {_as_option(k)} {d}: {a}")
+        parts.append("\n".join(lines))
+    parts.append("[bold]Examples[/bold]:\n"
+                 "  tune-bench train resnet --epochs 1 --n-train 2000 --optimizer sgd\n"
+                 "  tune-bench train svm --kernel poly --degree 2 --n-train 1000 --json\n"
+                 "  tune-bench train resnet --n-eval null  (validate and test on every image)")
+    return "\n\n".join(parts)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tune_bench import __version__
+
+        out.print(f"tune-bench {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Ray Tune sweeps for ResNet and SVM studies, and their comparative tables."""
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             epilog=_train_epilog())
 def train(
     ctx: typer.Context,
     trainer: Annotated[str, typer.Argument(help="resnet or svm")],
@@ -111,7 +154,8 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Final metrics as JSON.")] = False,
 ) -> None:
     """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ...
-    (or --set lr=1e-4, as for sweep)."""
+    (or --set lr=1e-4, as for sweep). A ResNet is validated on at most 2000 images per epoch
+    and tested on 2000 once at the end unless --n-eval says otherwise (--n-eval null: all)."""
     from tune_bench.config import validate_trial
 
     if trainer not in ("resnet", "svm"):
@@ -121,35 +165,77 @@ def train(
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"--threads: must be an integer >= 1 (got {threads!r})")
     _check_options(opts, (trainer,), _as_option)
+    if trainer == "resnet":  # a quick look by default: see TRAIN_N_EVAL
+        opts.setdefault("n_eval", TRAIN_N_EVAL)
     cfg = validate_trial(trainer, opts)
     from tune_bench import train as trainers
+    from tune_bench.data import load_split
+    from tune_bench.sweep.options import phase
 
+    say = not as_json
+    phase(f"decoding {cfg.dataset} ({cfg.split} split)", say)
+    split = load_split(cfg.dataset, cfg.split, data_dir)
+    phase(_sizes(cfg, split), say)
     if trainer == "svm":
-        metrics = trainers.train_svm(cfg, data_dir=data_dir, threads=threads)
+        metrics = trainers.train_svm(cfg, split, threads=threads)
     else:
         def on_epoch(m: dict[str, Any], _state: dict[str, Any]) -> None:
-            if not as_json:
-                out.print(f"epoch {m['epoch']}/{cfg.epochs}  train_loss {m['train_loss']:.4f}  "
-                          f"train_acc {m['train_acc']:.4f}  val_loss {m['val_loss']:.4f}  "
-                          f"val_acc {m['val_acc']:.4f}  {m['images_per_s']:.0f} img/s")
+            if say:
+                out.print(f"epoch {m['epoch']}/{cfg.epochs}  train loss {m['train_loss']:.4f}  "
+                          f"acc {_pct(m['train_acc'])}  val loss {m['val_loss']:.4f}  "
+                          f"acc {_pct(m['val_acc'])}  {m['epoch_time_s']:.1f} s  "
+                          f"{m['images_per_s']:.0f} img/s", highlight=False)
 
-        metrics = trainers.train_resnet(cfg, data_dir=data_dir, on_epoch=on_epoch,
-                                        threads=threads)
+        metrics = trainers.train_resnet(cfg, split, on_epoch=on_epoch, threads=threads)
     if as_json:
         print(json.dumps(metrics, default=str))
         return
-    keys = ["test_acc", "test_loss", "train_acc", "train_time_ms", "predict_time_ms", "macs",
-            "flops", "params", "n_support", "svm_backend", "svm_predict", "device_name",
-            "n_train_used"]
-    summary = "  ".join(f"{k} {_short(metrics[k])}" for k in keys if k in metrics)
-    out.print(f"[bold]final[/bold]  {summary}")
+    out.print("[bold]final[/bold]  " + "  ".join(_final_items(metrics)), highlight=False)
 
 
-def _short(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
 
 
-@app.command()
+def _sizes(cfg: Any, split: Any) -> str:
+    """e.g. 'resnet18 on mnist: 2000 train, 2000 val, 2000 test images; cpu; 2 epochs'."""
+    def n(limit: int | None, total: int) -> int:
+        return total if limit is None else min(limit, total)
+
+    if cfg.trainer == "svm":
+        return (f"svm ({cfg.kernel}) on {cfg.dataset}: {n(cfg.n_train, len(split.train_y))} "
+                f"train, {n(cfg.n_test, len(split.test_y))} test images; {cfg.device}")
+    return (f"{cfg.model} on {cfg.dataset}: {n(cfg.n_train, len(split.train_y))} train, "
+            f"{n(cfg.n_eval, len(split.val_y))} val (every epoch), "
+            f"{n(cfg.n_eval, len(split.test_y))} test (once) images; {cfg.device}; "
+            f"{cfg.epochs} epoch(s)")
+
+
+def _final_items(m: dict[str, Any]) -> list[str]:
+    """The final metrics as the tables show them: accuracies in %, times in s."""
+    items = []
+    for key, text in (("test_acc", "test acc"), ("train_acc", "train acc")):
+        if key in m:
+            items.append(f"{text} {_pct(m[key])}")
+    if "test_loss" in m:
+        items.append(f"test loss {m['test_loss']:.4f}")
+    for key, text in (("train_time_ms", "train time"), ("predict_time_ms", "predict time")):
+        if key in m:
+            items.append(f"{text} {m[key] / 1000:.2f} s")
+    for key in ("macs", "params"):
+        if key in m:
+            items.append(f"{key} {m[key] / 1e6:.1f} M")
+    for key in ("n_support", "svm_backend", "svm_predict", "device_name", "n_train_used",
+                "n_test_used", "n_eval_used"):
+        if key in m:
+            items.append(f"{key.replace('_', ' ')} {m[key]}")
+    return items
+
+
+@app.command(epilog="[bold]Examples[/bold]:\n"
+             "  tune-bench sweep search_spaces/smoke.yaml --drop-gpu-trials\n"
+             "  tune-bench sweep search_spaces/q1a_resnet.yaml --dry-run --set lr=1e-3\n"
+             "  tune-bench sweep space.yaml --address auto --storage-path s3://bucket/runs")
 def sweep(
     space: Annotated[Path, typer.Argument(help="Search-space YAML file (see search_spaces/).")],
     name: Annotated[str | None, typer.Option(help="Experiment name (default: the file's).")] = None,
@@ -160,12 +246,18 @@ def sweep(
     address: Annotated[str | None, typer.Option(
         help="Ray cluster to join ('auto' or host:port); default: start Ray locally.")] = None,
     data_dir: DataDir = None,
-    max_concurrent: Annotated[int | None, typer.Option(min=1)] = None,
+    max_concurrent: Annotated[int | None, typer.Option(
+        min=1, help="Trials running at once at most (default: the space's max_concurrent, "
+        "else as many as the resources allow).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the trials; run nothing.")] = False,
     drop_gpu_trials: Annotated[bool, typer.Option(
         help="Drop GPU trials, with a warning, when the cluster has no GPU.")] = False,
-    cpus_per_trial: Annotated[float | None, typer.Option(min=0.01)] = None,
-    gpus_per_trial: Annotated[float | None, typer.Option(min=0.0)] = None,
+    cpus_per_trial: Annotated[float | None, typer.Option(
+        min=0.01, help="CPUs each trial asks Ray for, replacing the space's resources.")
+    ] = None,
+    gpus_per_trial: Annotated[float | None, typer.Option(
+        min=0.0, help="GPUs (or a fraction, e.g. 0.25) each GPU trial asks Ray for, "
+        "replacing the space's resources.")] = None,
     max_failures: Annotated[int, typer.Option(
         min=0, help="Retries of a failed trial.")] = DEFAULT_MAX_FAILURES,
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
@@ -179,13 +271,19 @@ def sweep(
     shared_storage: Annotated[bool, typer.Option(
         help="The local --storage-path is a shared mount, at the same place on every node of "
         "the cluster.")] = False,
-    tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
-    progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
+    tables: Annotated[bool, typer.Option(
+        help="End with the best configuration per dataset.")] = True,
+    full_report: Annotated[bool, typer.Option(
+        help="End with the full markdown report (what `analyze` prints) instead.")] = False,
+    progress: Annotated[bool, typer.Option(
+        help="Show the phases and a live progress bar.")] = True,
 ) -> None:
     """Run a search-space file as a Ray Tune sweep."""
     from tune_bench.config import TRAINERS
     from tune_bench.space import describe_trials, load_space
+    from tune_bench.sweep.options import phase
 
+    phase(f"checking {space}", progress and not dry_run)
     overrides = _overrides(set_ or [])
     _check_options(overrides, TRAINERS, lambda key: f"--set {key}")
     if cpus_per_trial is not None:
@@ -195,8 +293,10 @@ def sweep(
     if repeats is not None:
         overrides["num_samples"] = repeats
     spec = load_space(space, overrides or None)
+    for note in spec.notes:
+        out.print(f"note: {note}", markup=False, highlight=False)
     if dry_run:
-        _print_dry_run(spec, describe_trials(spec))
+        _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
         return
     from tune_bench import sweep as sw
 
@@ -207,17 +307,32 @@ def sweep(
                            keep_checkpoints=keep_checkpoints, overrides=overrides or None,
                            shared_storage=shared_storage)
     outcome = sw.run_sweep(spec, opts)
-    _finish(outcome, tables)
+    _finish(outcome, tables, full_report)
 
 
-def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
+def _print_dry_run(spec: Any, trials: list[dict[str, Any]], drop_gpu: bool = False,
+                   address: str | None = None) -> None:
+    """The trials a sweep would run; with --drop-gpu-trials, the GPU trials it would drop
+    (on this machine: when it has no GPU; on a cluster: if the cluster has none)."""
+    from tune_bench.sweep.options import local_gpus
     from tune_bench.tune_dir import trial_label
 
-    out.print(f"{spec.name}: {spec.n_trials} trial(s) from {spec.source} (dry run: nothing "
-              "started)")
+    gpu = [float((t.get("resources") or {}).get("gpu", 0)) > 0 for t in trials]
+    why = ""
+    if drop_gpu and any(gpu):
+        if address:
+            why = "dropped if the cluster has no GPU"
+        elif local_gpus() == 0:
+            why = "dropped: no GPU here (--drop-gpu-trials)"
+    n_drop = sum(gpu) * spec.tune_num_samples if why.startswith("dropped:") else 0
+    runs = f"{spec.n_trials - n_drop} trial(s)" + (f" ({n_drop} GPU trial(s) dropped)"
+                                                   if n_drop else "")
+    out.print(f"{spec.name}: {runs} from {spec.source} (dry run: nothing started)",
+              markup=False, highlight=False)
     for i, t in enumerate(trials):
         cfg = {k: v for k, v in t.items() if k != "resources"}
-        out.print(f"{i:4d}  {trial_label(cfg):55s}  {t.get('resources', '')}",
+        mark = f"  {why}" if why and gpu[i] else ""
+        out.print(f"{i:4d}  {trial_label(cfg):55s}  {t.get('resources', '')}{mark}",
                   markup=False, highlight=False)
     if spec.random_axes:
         axes = ", ".join(f"{k}~{v.kind}{tuple(v.args)}" for k, v in spec.random_axes.items())
@@ -225,19 +340,25 @@ def _print_dry_run(spec: Any, trials: list[dict[str, Any]]) -> None:
                   markup=False)
 
 
-def _finish(outcome: Any, tables: bool) -> None:
-    """Print a sweep's notes (each once), states and tables; exit 130 when interrupted, 1 when
-    trials errored."""
+def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
+    """Print a sweep's notes (each once), its trial counts, the best configuration per
+    dataset (or, with `full_report`, the whole markdown report); exit 130 when interrupted, 1
+    when trials errored."""
+    from tune_bench.report.summary import headline, summary_of
+
     for note in dict.fromkeys(outcome.notes):
         err.print(f"warning: {note}", markup=False, highlight=False)
-    early = f"; {outcome.stopped_early}" if outcome.stopped_early else ""
-    out.print(f"experiment: {outcome.path}  ({outcome.wall_s:.1f} s)  states: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(outcome.states.items())) + early)
+    head = headline(outcome.path, outcome.states, outcome.wall_s, outcome.stopped_early,
+                    outcome.interrupted)
+    (screen if screen.is_terminal else out).print(head)
     if tables and outcome.states.get("TERMINATED"):
-        from tune_bench.report import write_report
+        if full_report:
+            from tune_bench.report import write_report
 
-        out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
-                  highlight=False)
+            out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
+                      highlight=False)
+        else:
+            screen.print(summary_of(outcome.path))
     if outcome.interrupted:
         # quoted when it must be: a storage URI has '?' and '&'
         err.print("interrupted: state saved; continue with: tune-bench resume "
@@ -250,7 +371,7 @@ def _finish(outcome: Any, tables: bool) -> None:
         raise typer.Exit(EXIT_TRIALS_FAILED)
 
 
-@app.command()
+@app.command(epilog="[bold]Example[/bold]: tune-bench resume ray_results/smoke")
 def resume(
     experiment_dir: Annotated[str, typer.Argument(
         help="The experiment directory, or its URI (s3://...).")],
@@ -258,27 +379,37 @@ def resume(
     data_dir: DataDir = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join.")] = None,
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
-    tables: Annotated[bool, typer.Option(help="Print the analysis tables at the end.")] = True,
-    progress: Annotated[bool, typer.Option(help="Live progress display.")] = True,
+    tables: Annotated[bool, typer.Option(
+        help="End with the best configuration per dataset.")] = True,
+    full_report: Annotated[bool, typer.Option(
+        help="End with the full markdown report (what `analyze` prints) instead.")] = False,
+    progress: Annotated[bool, typer.Option(
+        help="Show the phases and a live progress bar.")] = True,
 ) -> None:
     """Continue an interrupted sweep (Tuner.restore): finished trials are kept."""
     from tune_bench import sweep as sw
 
     outcome = sw.resume_sweep(experiment_dir, retry_errored=retry_errored, data_dir=data_dir,
                               address=address, progress=progress, num_cpus=num_cpus)
-    _finish(outcome, tables)
+    _finish(outcome, tables, full_report)
 
 
-@app.command()
+@app.command(epilog="[bold]Example[/bold]: tune-bench status ray_results/smoke")
 def status(experiment_dir: Annotated[str, typer.Argument(
         help="The experiment directory, or its URI (s3://...).")]) -> None:
     """Trials per state and the best so far, read from disk (no Ray needed)."""
     from tune_bench.report import status_summary
+    from tune_bench.storage import is_uri
+    from tune_bench.tune_dir import check_not_storage_root
 
+    if not is_uri(experiment_dir):
+        check_not_storage_root(Path(experiment_dir), "status")
     out.print(status_summary(experiment_dir))
 
 
-@app.command()
+@app.command(epilog="[bold]Examples[/bold]:\n"
+             "  tune-bench analyze ray_results/smoke\n"
+             "  tune-bench analyze ray_results/q1a ray_results/q1b --format html --out report")
 def analyze(
     dirs: Annotated[list[str], typer.Argument(
         help="Experiment directories or URIs (s3://...), analyzed together.")],
@@ -294,7 +425,12 @@ def analyze(
 ) -> None:
     """Findings, comparative tables (and plots, for html) from one or more experiments."""
     from tune_bench.report import write_report
+    from tune_bench.storage import is_uri
+    from tune_bench.tune_dir import check_not_storage_root
 
+    for d in dirs:
+        if not is_uri(d):
+            check_not_storage_root(Path(d), "analyze")
     if (fmt != "markdown" or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
     try:

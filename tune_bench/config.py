@@ -239,3 +239,41 @@ def check_overrides(values: dict[str, Any], trainers: Iterable[str]) -> None:
         for trainer in knowing:
             validate_trial(trainer, {key: value})
 
+
+
+def _allowed(prop: dict[str, Any]) -> str:
+    """A JSON-schema property as the values it allows, e.g. 'sgd|adam', 'int >= 1'."""
+    if "anyOf" in prop:
+        return " or ".join(_allowed(p) for p in prop["anyOf"])
+    if "enum" in prop:
+        return ", ".join(map(str, prop["enum"]))
+    kind = {"integer": "int", "number": "number", "boolean": "true, false",
+            "null": "null"}.get(prop.get("type", ""), prop.get("type", "any"))
+    if "minimum" in prop:
+        return f"{kind} >= {prop['minimum']}"
+    if "exclusiveMinimum" in prop:
+        return f"{kind} > {prop['exclusiveMinimum']}"
+    return kind
+
+
+def key_help(trainer: str) -> list[tuple[str, str, str]]:
+    """(key, default, allowed values) of every key of `trainer`'s config but `trainer`, from
+    the pydantic model: what `train --help` lists."""
+    props = TRIAL_MODELS[trainer].model_json_schema()["properties"]
+    out = []
+    for key, prop in props.items():
+        if key == "trainer":
+            continue
+        default = prop.get("default")
+        shown = "null" if default is None else str(default).lower() \
+            if isinstance(default, bool) else str(default)
+        allowed = _allowed(prop)
+        if key in NULL_MEANS:
+            allowed = allowed.replace("null", f"null ({NULL_MEANS[key]})")
+        out.append((key, shown, allowed))
+    return out
+
+
+# What null means for the keys that take it (in `train --help`).
+NULL_MEANS = {"amp": "on for gpu, off for cpu", "n_train": "all", "n_eval": "all",
+              "n_test": "all", "n_train_eval": "all"}

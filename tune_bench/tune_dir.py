@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ except ImportError:  # pragma: no cover
     _orjson = None
 
 SPEC_FILE = "tune_bench_spec.json"
+# tune-bench's record of the driver of the last run or resume: host, pid, started, and
+# `ended` with `interrupted` once Tuner.fit() returned (see `run_state`).
+DRIVER_FILE = "tune_bench_driver.json"
 STATES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "INCOMPLETE")
 # Tune statuses of a trial that has not finished: left so by an interrupted `Tuner.fit()`.
 UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
@@ -212,6 +216,34 @@ def read_saved_spec(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{f}: unreadable ({e.msg})") from None
 
 
+def run_state(path: Path, unfinished: bool) -> str:
+    """Whether the sweep in `path` is "finished", "running" (its driver is alive on this host),
+    "interrupted" (Ctrl+C, or a driver that is gone) or "not finished" (driver elsewhere or
+    unknown: older experiments have no DRIVER_FILE)."""
+    if not unfinished:
+        return "finished"
+    text = read_text(Path(path) / DRIVER_FILE)
+    try:
+        rec = json.loads(text) if text else None
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict):
+        return "not finished"
+    if rec.get("ended"):
+        return "interrupted"
+    if rec.get("host") == socket.gethostname():
+        return "running" if _pid_alive(rec.get("pid")) else "interrupted"
+    return "not finished"
+
+
+def _pid_alive(pid: Any) -> bool:
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, ValueError, TypeError, IndexError):
+        return False
+
+
 # --------------------------------------------------------------------------- snapshot
 
 
@@ -317,6 +349,34 @@ def read_experiment(path: Path) -> tuple[list[TrialRecord], list[str]]:
         raise ExperimentError(f"{path}: not a Ray Tune experiment directory "
                               "(no experiment_state-*.json and no trial directories)")
     return trials, warnings
+
+
+def experiments_under(path: Path) -> list[str]:
+    """Names of the experiment directories right below `path` (a storage root)."""
+    try:
+        entries = sorted((e for e in os.scandir(path) if e.is_dir()), key=lambda e: e.name)
+    except OSError:
+        return []
+    return [e.name for e in entries
+            if (Path(e.path) / SPEC_FILE).exists() or any(Path(e.path).glob("experiment_state-*"))]
+
+
+def check_not_storage_root(path: Path, command: str) -> None:
+    """A storage root given where an experiment directory is expected: ExperimentError listing
+    the experiments in it and the command for one of them."""
+    path = Path(path)
+    if not path.is_dir() or (path / SPEC_FILE).exists() or \
+            any(path.glob("experiment_state-*")):
+        return
+    names = experiments_under(path)
+    if not names:
+        return
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    newest = max(names, key=lambda n: (path / n).stat().st_mtime)
+    raise ExperimentError(
+        f"{path} holds {len(names)} experiment(s), not one: {shown}; the newest: 'tune-bench "
+        f"{command} {path / newest}'" + (f" (several: 'tune-bench analyze {path}/*')"
+                                 if command == "analyze" and len(names) > 1 else ""))
 
 
 def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None) -> str:

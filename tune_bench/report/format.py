@@ -178,3 +178,22 @@ def display(table: Table) -> tuple[pd.DataFrame, pd.DataFrame]:
         bold[shown.header] = emphasis[shown.sources[0]].to_numpy(dtype=bool)
     return (pd.DataFrame(text, index=range(len(df)), dtype=object),
             pd.DataFrame(bold, index=range(len(df)), dtype=bool))
+
+
+# --------------------------------------------------------------------------- trial states
+
+# Tune's status names -> the words a person reads (CSV and parquet keep Tune's names)
+STATE_WORDS = {"TERMINATED": "finished", "ERROR": "errored", "RUNNING": "running",
+               "PENDING": "pending", "PAUSED": "paused", "INCOMPLETE": "incomplete"}
+
+
+def state_word(state: Any) -> str:
+    """'TERMINATED' -> 'finished', 'ERROR' -> 'errored', ...; other values as they are."""
+    return STATE_WORDS.get(str(state), str(state))
+
+
+def state_counts_text(counts: dict[str, int]) -> str:
+    """e.g. '8 finished, 1 errored, 1 pending', in the order of STATE_WORDS."""
+    order = [s for s in STATE_WORDS if counts.get(s)] + \
+        [s for s in counts if s not in STATE_WORDS and counts[s]]
+    return ", ".join(f"{counts[s]} {state_word(s)}" for s in order) or "no trials"

@@ -50,8 +50,12 @@ def accuracy_heatmap(df: pd.DataFrame, outdir: Path) -> Path | None:
     if groups.empty or not need <= set(groups.columns):
         return None
     best = groups.groupby(["dataset", "model", "optimizer", "lr"]).acc_mean.max().reset_index()
-    panels = sorted(best.groupby(["dataset", "model"]).groups, key=lambda k: (
+    # a panel with one learning rate is a column, not a grid: no heatmap of it
+    shape = best.groupby(["dataset", "model"]).agg(n_lr=("lr", "nunique"))
+    panels = sorted((k for k in shape.index if shape.loc[k, "n_lr"] > 1), key=lambda k: (
         sort_key(k[0]), str(k[1])))
+    if not panels:
+        return None
     nrows, ncols = _grid(len(panels), 3)
     fig = _figure(4.2 * ncols, 3.2 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
@@ -60,18 +64,40 @@ def accuracy_heatmap(df: pd.DataFrame, outdir: Path) -> Path | None:
         grid = sub.pivot(index="optimizer", columns="lr", values="acc_mean") * 100
         grid = grid.sort_index(key=lambda s: s.map(sort_key))
         grid = grid.sort_index(axis=1, ascending=False)
-        im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+        lo, hi = colour_range(grid.to_numpy(dtype=float))
+        im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto", vmin=lo,
+                       vmax=hi)
         ax.set_xticks(range(grid.shape[1]), [fmt(v) for v in grid.columns])
         ax.set_yticks(range(grid.shape[0]), [label("optimizer", v) for v in grid.index])
         ax.set_xlabel("learning rate")
         ax.set_title(f"{label('dataset', ds)} / {label('model', model)}")
         for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=9)
+                dark = (v - lo) / (hi - lo) < 0.6  # white on viridis' dark end, black above
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9,
+                        color="w" if dark else "k")
         fig.colorbar(im, ax=ax, label="test acc (%)")
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     return _save(fig, outdir, "accuracy_heatmap.png")
+
+
+MIN_COLOUR_SPAN = 5.0  # percentage points: a smaller range is not stretched over all colours
+
+
+def colour_range(values: np.ndarray, span: float = MIN_COLOUR_SPAN) -> tuple[float, float]:
+    """(vmin, vmax) of a heatmap's colour scale: the values' range, widened around its middle to
+    at least `span`, so that 0.2 points apart do not look like opposite ends of the scale."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        lo, hi = mid - span / 2, mid + span / 2
+        if hi > 100:
+            lo, hi = 100 - span, 100.0
+    return lo, hi
 
 
 def pareto_front(times: np.ndarray, accs: np.ndarray) -> np.ndarray:
@@ -139,7 +165,7 @@ def flops_vs_time(df: pd.DataFrame, outdir: Path) -> Path | None:
     res = res.assign(_f=flops / 1e6, _t=an.numeric(res, "train_time_ms") / 1000,
                      _dev=an.device_of(res))
     res = res[res["_f"].notna() & res["_t"].notna()]
-    if res.empty:
+    if res.empty or res["_f"].nunique() < 2:  # one model: every point at the same x
         return None
     fig = _figure(5.8, 4.2)
     ax = fig.subplots()

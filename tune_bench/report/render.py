@@ -4,6 +4,7 @@ text (`format.display`); CSV and the parquet trials export keep the numbers."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import tempfile
@@ -15,7 +16,7 @@ import pandas as pd
 
 from tune_bench import analysis as an
 from tune_bench.errors import ConfigError
-from tune_bench.report.format import display, present
+from tune_bench.report.format import STATE_WORDS, display, present
 from tune_bench.storage import is_uri
 
 if TYPE_CHECKING:
@@ -68,8 +69,30 @@ def render_table(table: Table, fmt: str = "markdown") -> str:
 
 
 def render(tables: Sequence[Table], fmt: str = "markdown") -> str:
-    """All tables in `fmt`, one after the other."""
+    """All tables in `fmt`, one after the other. For a person (markdown, html) a note said
+    under an earlier table is not said again, and trial states read "finished", "errored"...
+    (CSV and LaTeX keep every note and Tune's state names)."""
+    if fmt in ("markdown", "html"):
+        tables = for_reading(tables)
     return "\n".join(render_table(t, fmt) for t in tables)
+
+
+def for_reading(tables: Sequence[Table]) -> list[Table]:
+    """`tables` with each note said once (a table with no rows keeps its reason) and the
+    trials-per-state headers in words."""
+    seen: set[str] = set()
+    out = []
+    for t in tables:
+        if not t.df.empty:
+            t = dataclasses.replace(t, notes=[n for n in t.notes if n not in seen])
+            seen.update(t.notes)
+        if t.key == "trials" and t.shown is None:
+            words = {s: w for s, w in STATE_WORDS.items() if s in t.df.columns}
+            t = dataclasses.replace(
+                t, df=t.df.rename(columns=words),
+                emphasis=None if t.emphasis is None else t.emphasis.rename(columns=words))
+        out.append(t)
+    return out
 
 
 def _markdown(t: Table) -> str:
@@ -116,22 +139,50 @@ def _html(t: Table) -> str:
     parts = [f'<section id="{html.escape(t.key)}"><h2>{html.escape(t.title)}</h2>']
     if not t.df.empty:
         body = _cells(t, html.escape, lambda c: f"<b>{html.escape(c)}</b>")
-        parts.append(body.to_html(index=False, escape=False, border=0, classes="tbl"))
+        # in a box of its own that scrolls sideways when the table is wider than the page
+        parts.append('<div class="scroll">'
+                     + body.to_html(index=False, escape=False, border=0, classes="tbl")
+                     + "</div>")
     parts.append("<ul class=\"notes\">" + "".join(
         f"<li>{html.escape(n)}</li>" for n in t.notes) + "</ul></section>")
     return "\n".join(parts)
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#222;
-background:#fff}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem auto;
+max-width:1400px;padding:0 1rem;color:#222;background:#fff}
+h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.2rem;margin-top:1.6rem;
+border-bottom:1px solid #ddd}h3{font-size:1rem;margin:.8rem 0 .2rem}
+.scroll{overflow-x:auto;max-width:100%}
 table.tbl{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 table.tbl th,table.tbl td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 table.tbl th{background:#eef2f7}table.tbl tr:nth-child(even) td{background:#fafafa}
+table.prov{border-collapse:collapse;font-size:.8rem;color:#333;margin:.3rem 0 1rem}
+table.prov th{text-align:left;padding:.1rem .8rem .1rem 0;vertical-align:top;color:#555;
+white-space:nowrap}table.prov td{padding:.1rem 0;white-space:pre-wrap;
+overflow-wrap:anywhere}
+nav.toc ol{columns:2 18rem;font-size:.9rem;margin:.3rem 0}
 ul.notes{font-size:.8rem;color:#555}figure{margin:1rem 0}figure img{max-width:100%;
-border:1px solid #eee}figcaption{font-size:.8rem;color:#555}
+height:auto;border:1px solid #eee}figcaption{font-size:.8rem;color:#555}
+#findings li{margin:.15rem 0}
 """
+
+
+def provenance_html(rows: Sequence[tuple[str, str]]) -> str:
+    """The head of the report: where its numbers come from, one row per fact."""
+    if not rows:
+        return ""
+    return ('<table class="prov" id="provenance">' + "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        + "</table>")
+
+
+def _toc(tables: Sequence[Table], has_plots: bool) -> str:
+    items = [f'<li><a href="#{html.escape(t.key)}">{html.escape(t.title)}</a></li>'
+             for t in tables]
+    if has_plots:
+        items.append('<li><a href="#plots">Plots</a></li>')
+    return '<nav class="toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
 
 
 def findings_markdown(f: Findings) -> str:
@@ -155,9 +206,11 @@ def findings_html(f: Findings) -> str:
 
 
 def html_document(tables: Sequence[Table], images: Sequence[Path], header: str = "",
-                  findings: Findings | None = None) -> str:
-    """One self-contained HTML page: inline CSS, the findings, tables, PNGs as base64 data
-    URIs."""
+                  findings: Findings | None = None,
+                  provenance: Sequence[tuple[str, str]] = ()) -> str:
+    """One self-contained HTML page (inline CSS, PNGs as base64 data URIs), the answer first:
+    the provenance, the findings, the best model table; then a table of contents, the other
+    tables and the plots."""
     figures = []
     for p in images:
         data = base64.b64encode(Path(p).read_bytes()).decode("ascii")
@@ -165,12 +218,18 @@ def html_document(tables: Sequence[Table], images: Sequence[Path], header: str =
                        f'src="data:image/png;base64,{data}">'
                        f"<figcaption>{html.escape(p.stem.replace('_', ' '))}</figcaption></figure>")
     plots = "<section id=\"plots\"><h2>Plots</h2>" + "".join(figures) + "</section>"
+    answer = [t for t in tables if t.key == "best_models"]
+    rest = [t for t in tables if t.key != "best_models"]
+    head = provenance_html(provenance) or f"<p>{html.escape(header)}</p>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>tune-bench report</title><style>{_CSS}</style></head><body>"
-        f"<h1>tune-bench report</h1><p>{html.escape(header)}</p>\n"
+        f"<h1>tune-bench report</h1>{head}\n"
         + (findings_html(findings) + "\n" if findings is not None else "")
-        + render(tables, "html") + ("\n" + plots if figures else "") + "\n</body></html>\n"
+        + (render(answer, "html") + "\n" if answer else "")
+        + _toc(rest, bool(figures)) + "\n"
+        + render(rest, "html") + ("\n" + plots if figures else "") + "\n</body></html>\n"
     )
 
 
@@ -270,7 +329,7 @@ def write_report(
         if out is not None:
             (out / "report.md").write_text(text)
     else:
-        text = "\n".join([header, *warnings, *_write_files(df, tables, fmt, out)])
+        text = "\n".join([header, *warnings, *_write_files(df, tables, fmt, out, paths)])
     if export:
         text += f"\nwrote {export_trials(df, out, export)}"
     return text
@@ -290,7 +349,20 @@ def set_target(df: pd.DataFrame, paths: Sequence[str | Path], metric: str | None
         df.attrs.update(metric=saved_metric, mode=saved_mode)
 
 
-def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path) -> list[str]:
+def _provenance(df: pd.DataFrame, paths: Sequence[str | Path]) -> list[tuple[str, str]]:
+    """The report head's provenance rows, read from local copies of the experiments."""
+    from contextlib import ExitStack
+
+    from tune_bench.report.provenance import provenance
+    from tune_bench.storage import readable
+
+    with ExitStack() as stack:
+        dirs = [stack.enter_context(readable(p)) for p in paths]
+        return provenance(df, dirs)
+
+
+def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path,
+                 paths: Sequence[str | Path] = ()) -> list[str]:
     lines = []
     if fmt == "html":
         from tune_bench.analysis.findings import findings
@@ -298,7 +370,8 @@ def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path) -> 
 
         with tempfile.TemporaryDirectory() as tmp:
             images = make_plots(df, Path(tmp))
-            doc = html_document(tables, images, _header(df), findings(df))
+            doc = html_document(tables, images, _header(df), findings(df),
+                                _provenance(df, paths))
         path = out / "report.html"
         path.write_text(doc, encoding="utf-8")
         return [f"wrote {path} ({len(tables)} tables, {len(images)} plots)"]

@@ -30,6 +30,13 @@ PER_EPOCH_METRICS = frozenset({
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "images_per_s",
     "train_time_ms", "training_iteration", "time_total_s", "time_this_iter_s",
 })  # fmt: skip
+# Every metric a trial of each trainer reports (docs/architecture.md), plus Tune's own.
+REPORTED_METRICS = {
+    "resnet": PER_EPOCH_METRICS | {"test_acc", "test_loss", "macs", "flops", "params",
+                                   "peak_mem_mb"},
+    "svm": frozenset({"test_acc", "train_acc", "train_time_ms", "predict_time_ms", "n_support",
+                      "training_iteration", "time_total_s", "time_this_iter_s"}),
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class SweepSpec:
     scheduler: dict = field(default_factory=lambda: {"type": "fifo"})
     search: dict = field(default_factory=lambda: {"type": "basic"})
     max_concurrent: int | None = None
+    notes: list[str] = field(default_factory=list)  # for the user: axes --set replaced
 
     @property
     def n_trials(self) -> int:
@@ -284,6 +292,47 @@ def scheduler(space: SpaceFile, points: list[dict], random: dict[str, RandomAxis
     return {**sched.to_dict(), "max_t": max_t}
 
 
+def check_metric(metric: str, trainers: set[str], source: str) -> None:
+    """The metric the sweep ranks by must be one some trainer of the space reports."""
+    reported = set().union(*(REPORTED_METRICS.get(t, set()) for t in trainers))
+    if metric in reported:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(metric, sorted(reported), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise config_error(source, "metric",
+                       f"{metric} is not reported by {' or '.join(sorted(trainers))} trials "
+                       f"(they report {', '.join(sorted(reported - _TUNE_KEYS))}){hint}")
+
+
+_TUNE_KEYS = {"training_iteration", "time_total_s", "time_this_iter_s"}
+
+
+def replaced_axes(space: SpaceFile, overrides: dict[str, Any]) -> dict[str, list[str]]:
+    """Override key -> the axes written for it (`axes.lr`, `blocks[1].axes.lr`)."""
+    out: dict[str, list[str]] = {}
+    for key in overrides:
+        paths = [f"axes.{key}"] if key in space.axes else []
+        paths += [f"blocks[{i}].axes.{key}" for i, b in enumerate(space.blocks or [])
+                  if key in b.axes]
+        if paths:
+            out[key] = paths
+    return out
+
+
+def _override_note(space: SpaceFile, source: str, overrides: dict[str, Any],
+                   n_trials: int) -> list[str]:
+    """e.g. "--set lr=0.001 replaces the axis axes.lr: 128 trials become 64"."""
+    replaced = replaced_axes(space, overrides)
+    if not replaced:
+        return []
+    before = expand(space, source, {}).n_trials
+    what = "; ".join(f"--set {k}={overrides[k]} replaces the axis {', '.join(v)}"
+                     for k, v in replaced.items())
+    return [f"{what}: {before} trials become {n_trials}"]
+
+
 def _max_epochs(points: list[dict], random_axes: dict[str, RandomAxis]) -> int:
     """Default ASHA max_t: the most epochs any trial can run (1 for SVM-only spaces)."""
     axis = random_axes.get("epochs")
@@ -308,7 +357,8 @@ def expand(space: SpaceFile, source: str, overrides: dict[str, Any]) -> SweepSpe
     tune_samples = space.num_samples
     if not random:
         trials, tune_samples = repeat(trials, space.num_samples, source), 1
-    return SweepSpec(
+    check_metric(space.metric, set(trainers), source)
+    spec = SweepSpec(
         name=space.name,
         description=space.description,
         source=source,
@@ -323,3 +373,5 @@ def expand(space: SpaceFile, source: str, overrides: dict[str, Any]) -> SweepSpe
         search=space.search.model_dump(),
         max_concurrent=space.max_concurrent,
     )
+    spec.notes = _override_note(space, source, overrides, spec.n_trials) if overrides else []
+    return spec

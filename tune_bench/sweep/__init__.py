@@ -17,7 +17,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "DEFAULT_MAX_FAILURES": "options", "SweepOptions": "options",
+    "DEFAULT_MAX_FAILURES": "options", "SweepOptions": "options", "local_gpus": "options",
     "SweepOutcome": "run", "build_trainable": "run", "check_shared": "run",
     "check_storage": "run",
     "cluster_view": "run", "param_space": "run", "plan_resources": "run",

@@ -3,6 +3,7 @@ checkpoints."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import time
 from typing import Any
@@ -10,13 +11,15 @@ from typing import Any
 from ray import tune
 
 from tune_bench.sweep import ray_internals
+from tune_bench.sweep.options import PROGRESS_ENV
 
 
 class RichProgress(tune.Callback):
     """A Tune callback showing trials done / running / pending / errored, elapsed and ETA.
 
-    The rich display is made on first use and left out of pickling (Tune pickles callbacks with
-    the run config).
+    The counts are read from Tune's trial list on every event, so trials finished before a
+    resume count as done (Tune restores this callback with the run config, counts and all).
+    The rich display is made on first use and left out of pickling.
     """
 
     def __init__(self, total: int, enabled: bool = True, done: int = 0) -> None:
@@ -26,6 +29,17 @@ class RichProgress(tune.Callback):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_progress": None, "running": set()}
+
+    def _shown(self) -> bool:
+        env = os.environ.get(PROGRESS_ENV)
+        return self.enabled if env is None else env != "0"
+
+    def _count(self, trials: list[Any]) -> None:
+        """done / errored / running from the trials' states (Tune's status names)."""
+        states = [getattr(t, "status", None) for t in trials]
+        self.done = states.count("TERMINATED")
+        self.errored = states.count("ERROR")
+        self.running = {t.trial_id for t in trials if getattr(t, "status", None) == "RUNNING"}
 
     def _refresh(self) -> None:
         if self._progress is None:
@@ -41,8 +55,9 @@ class RichProgress(tune.Callback):
             self._progress = Progress(
                 TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[states]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), disable=not self.enabled)
-            self._task = self._progress.add_task("trials", total=self.total, states="")
+                TimeRemainingColumn(), disable=not self._shown())
+            self._task = self._progress.add_task("trials", total=self.total, states="",
+                                                 completed=self.done + self.errored)
             self._progress.start()
         pending = max(self.total - self.done - self.errored - len(self.running), 0)
         states = (f"done {self.done}  running {len(self.running)}  pending {pending}  "
@@ -50,21 +65,28 @@ class RichProgress(tune.Callback):
         self._progress.update(self._task, completed=self.done + self.errored, states=states)
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self._count(trials)
         self.running.add(trial.trial_id)
         self._refresh()
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self._count(trials)
         self.running.discard(trial.trial_id)
-        self.done += 1
+        if trial.status != "TERMINATED":  # the callback may come before the status is set
+            self.done += 1
         self._refresh()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._count(trials)
         self.running.discard(trial.trial_id)
-        self.errored += 1
+        if trial.status != "ERROR":
+            self.errored += 1
         self._refresh()
 
     def on_experiment_end(self, trials, **info) -> None:
         if self._progress is not None:
+            self._count(trials)
+            self._refresh()
             self._progress.stop()
 
 

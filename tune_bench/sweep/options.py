@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,3 +32,31 @@ def saved_overrides(options: dict[str, Any]) -> dict[str, Any] | None:
     if "overrides" in options:
         return options["overrides"]
     return (options.get("extra") or {}).get("overrides")
+
+
+def phase(text: str, enabled: bool = True) -> None:
+    """One line saying what the sweep is doing now (checking, decoding, starting Ray...), on
+    stdout, so that a one-line error on stderr stays one line."""
+    if enabled:
+        from rich.console import Console
+
+        Console(highlight=False, soft_wrap=True).print(f"[dim]·[/dim] {text}")
+
+
+# Set by a resume to its --progress/--no-progress: the display Tune restores was pickled with
+# the first run's choice.
+PROGRESS_ENV = "TUNE_BENCH_PROGRESS"
+
+
+def local_gpus() -> int:
+    """GPUs a local Ray would find, without starting it or initialising CUDA: none when
+    CUDA_VISIBLE_DEVICES hides them all, else torch's device count (NVML, no CUDA context)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1", "NoDevFiles"):
+        return 0
+    try:
+        import torch
+
+        return int(torch.cuda.device_count())
+    except Exception:  # a torch without CUDA support, a broken driver: let Ray decide
+        return -1

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,9 +36,16 @@ from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
 from tune_bench.sweep import ray_internals
 from tune_bench.sweep.callbacks import PruneFinishedCheckpoints, RichProgress
 from tune_bench.sweep.handover import data_key, decode_datasets, put_datasets
-from tune_bench.sweep.options import SweepOptions, saved_overrides
+from tune_bench.sweep.options import (
+    PROGRESS_ENV,
+    SweepOptions,
+    local_gpus,
+    phase,
+    saved_overrides,
+)
+from tune_bench.sweep.ray_log import LOG_FILE, RayLog, local_log_dir
 from tune_bench.sweep.trainable import run_trial
-from tune_bench.tune_dir import SPEC_FILE, flatten_config, read_saved_spec, trial_label
+from tune_bench.tune_dir import DRIVER_FILE, SPEC_FILE, flatten_config, read_saved_spec, trial_label
 
 # --------------------------------------------------------------------------- pre-flight
 
@@ -71,12 +79,9 @@ def plan_resources(spec: SweepSpec, cluster: dict[str, float], nodes: list[dict[
     note, when `drop_gpu` is set) and requests larger than the biggest node.
     """
     kept, notes = [], []
-    gpus = cluster.get("GPU", 0)
-    dropped = [p for p in spec.points if spec.resources_for(p).get("gpu", 0) > 0 and gpus <= 0]
+    dropped = gpu_points(spec) if cluster.get("GPU", 0) <= 0 else []
     if dropped and not drop_gpu:
-        raise ResourceError(
-            f"{len(dropped)} trial(s) ask for a GPU but the Ray cluster has none "
-            f"(first: {trial_label(dropped[0])}); use a cluster with GPUs or --drop-gpu-trials")
+        raise no_gpu_error(dropped, "the Ray cluster has none")
     if dropped:
         notes.append(f"dropped {len(dropped)} GPU trial(s): the Ray cluster has no GPU")
     for p in spec.points:
@@ -94,6 +99,27 @@ def plan_resources(spec: SweepSpec, cluster: dict[str, float], nodes: list[dict[
     return kept, notes
 
 
+def gpu_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The trial points that ask for a GPU."""
+    return [p for p in spec.points if spec.resources_for(p).get("gpu", 0) > 0]
+
+
+def no_gpu_error(dropped: list[dict[str, Any]], where: str) -> ResourceError:
+    return ResourceError(
+        f"{len(dropped)} trial(s) ask for a GPU but {where} "
+        f"(first: {trial_label(dropped[0])}); use a cluster with GPUs or --drop-gpu-trials")
+
+
+def check_local_gpus(spec: SweepSpec, opts: SweepOptions) -> None:
+    """A local sweep asking for GPUs on a machine without any: the error of `plan_resources`,
+    before the storage path is touched, the datasets decoded or Ray started."""
+    if opts.address or opts.drop_gpu_trials or ray.is_initialized():
+        return  # a cluster's (or an already running Ray's) GPUs are known once joined
+    dropped = gpu_points(spec)
+    if dropped and local_gpus() == 0:
+        raise no_gpu_error(dropped, "this machine has none")
+
+
 def _fits(req: dict[str, float], node: dict[str, float]) -> bool:
     return req.get("cpu", 0) <= node.get("CPU", 0) and req.get("gpu", 0) <= node.get("GPU", 0)
 
@@ -106,10 +132,13 @@ def start_ray(opts: SweepOptions) -> bool:
 
     Returns True when this call started Ray (and so must shut it down).
     """
+    # Trials' own output stays in Ray's logs; errors reach the user through Tune's error.txt.
+    # (Tune reads it when the Tuner runs: also for a Ray the caller started.)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if ray.is_initialized():
         return False
-    # Trials' own output stays in Ray's logs; errors reach the user through Tune's error.txt.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    phase(f"joining the Ray cluster at {opts.address}" if opts.address else
+          "starting Ray" + (f" ({opts.num_cpus} CPUs)" if opts.num_cpus else ""), opts.progress)
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
                               "log_to_driver": False}
     if opts.address:
@@ -254,11 +283,27 @@ def read_outcome(path: Path | str | Storage, wall_s: float, notes: list[str],
 
 def _fit(tuner: Any, exp: Storage, notes: list[str]) -> SweepOutcome:
     t0 = time.perf_counter()
+    driver = {"host": socket.gethostname(), "pid": os.getpid(),
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    exp.write_text(DRIVER_FILE, json.dumps(driver))
     try:
         tuner.fit()
     except KeyboardInterrupt:  # a second Ctrl+C, while Tune was saving its state
-        return read_outcome(exp, time.perf_counter() - t0, notes, interrupted=True)
-    return read_outcome(exp, time.perf_counter() - t0, notes)
+        outcome = read_outcome(exp, time.perf_counter() - t0, notes, interrupted=True)
+    else:
+        outcome = read_outcome(exp, time.perf_counter() - t0, notes)
+    driver.update(ended=time.strftime("%Y-%m-%dT%H:%M:%S%z"), interrupted=outcome.interrupted,
+                  wall_s=round(outcome.wall_s, 1))
+    exp.write_text(DRIVER_FILE, json.dumps(driver))
+    return outcome
+
+
+def _keep_log(log: RayLog, exp: Storage) -> None:
+    """The Ray log into the experiment directory, or a local directory for object storage."""
+    if exp.is_local:
+        log.keep_in(Path(exp.path) / LOG_FILE)
+    else:
+        log.keep_in(local_log_dir() / f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
 
 
 # --------------------------------------------------------------------------- run, resume
@@ -283,6 +328,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
 
     `trainable_fn` replaces run_trial (tests use a light one where CUDA would be needed).
     """
+    check_local_gpus(spec, opts)
     storage = check_storage(opts.storage_path)
     name = opts.name or spec.name
     exp = storage.child(name)
@@ -293,7 +339,16 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     # num_to_keep=1 forces a snapshot after each checkpoint (what makes resume exact); with
     # short epochs Tune warns about it on every epoch.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ[PROGRESS_ENV] = "1" if opts.progress else "0"
+    phase(f"decoding {', '.join(sorted(set(map(data_key, spec.points))))}", opts.progress)
     splits = decode_datasets(spec.points, opts.data_dir)
+    with RayLog() as log:
+        return _run(spec, opts, storage, exp, splits, log, trainable_fn)
+
+
+def _run(spec: SweepSpec, opts: SweepOptions, storage: Storage, exp: Storage,
+         splits: dict[str, Any], log: RayLog, trainable_fn: Any) -> SweepOutcome:
+    name = exp.name
     started = start_ray(opts)
     try:
         cluster, nodes = cluster_view()
@@ -302,7 +357,11 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
         used = set(map(data_key, points))
         datasets = put_datasets({k: v for k, v in splits.items() if k in used})
         save_spec(exp, spec, opts, points)
-        progress = RichProgress(len(points) * spec.tune_num_samples, opts.progress)
+        _keep_log(log, exp)
+        total = len(points) * spec.tune_num_samples
+        phase(f"running {total} trial(s) on {_cluster_text(cluster, nodes)}; results in "
+              f"{exp.uri}", opts.progress)
+        progress = RichProgress(total, opts.progress)
         tuner = tune.Tuner(
             build_trainable(spec, datasets, trainable_fn),
             param_space=param_space(spec, points),
@@ -319,6 +378,13 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     finally:
         if started:
             _shutdown()
+
+
+def _cluster_text(cluster: dict[str, float], nodes: list[dict[str, float]]) -> str:
+    """e.g. "1 node, 2 CPUs, 0 GPUs"."""
+    n = len(nodes)
+    return (f"{n} node{'s' if n != 1 else ''}, {cluster.get('CPU', 0):g} CPUs, "
+            f"{cluster.get('GPU', 0):g} GPUs")
 
 
 def _saved_spec(exp: Storage) -> dict[str, Any]:
@@ -375,14 +441,22 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
         return SweepOutcome(shown, expected, {"TERMINATED": expected}, [],
                             notes=[f"nothing to resume: all {expected} trials of {shown} "
                                    "finished"])
+    os.environ[PROGRESS_ENV] = "1" if progress else "0"
+    phase(f"decoding {', '.join(sorted(set(map(data_key, saved['points']))))}", progress)
     splits = decode_datasets(saved["points"], opts.data_dir)
-    started = start_ray(opts)
-    try:
-        check_shared(exp, cluster_view()[1], opts.shared_storage)
-        datasets = put_datasets(splits)
-        tuner = tune.Tuner.restore(exp.uri, trainable=build_trainable(spec, datasets),
-                                   resume_unfinished=True, resume_errored=retry_errored)
-        return _fit(tuner, exp, [])
-    finally:
-        if started:
-            _shutdown()
+    done = statuses.count("TERMINATED")
+    with RayLog() as log:
+        started = start_ray(opts)
+        try:
+            cluster, nodes = cluster_view()
+            check_shared(exp, nodes, opts.shared_storage)
+            _keep_log(log, exp)
+            datasets = put_datasets(splits)
+            tuner = tune.Tuner.restore(exp.uri, trainable=build_trainable(spec, datasets),
+                                       resume_unfinished=True, resume_errored=retry_errored)
+            phase(f"resuming: {done} of {expected} trial(s) finished before; running the "
+                  f"rest on {_cluster_text(cluster, nodes)}", progress)
+            return _fit(tuner, exp, [])
+        finally:
+            if started:
+                _shutdown()
