@@ -170,13 +170,14 @@ def _cli_error(args: list[str], capsys: pytest.CaptureFixture, tmp_path: Path,
     from tune_bench.cli import main
 
     monkeypatch.chdir(tmp_path)
+    ray_before = ray.is_initialized()  # the session's Ray, when an earlier test started it
     t0 = time.monotonic()
     with pytest.raises(SystemExit) as e:
         main(args)
     took = time.monotonic() - t0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
-    assert not ray.is_initialized()
+    assert ray.is_initialized() == ray_before  # the CLI started no Ray of its own
     return e.value.code, err[0], took
 
 
