@@ -336,6 +336,20 @@ def test_pruning_and_recovery_through_the_storage_filesystem(s3: str, tmp_path: 
     assert sorted(listing(uri)) == ["params.json", "result.json"]
 
 
+def test_recorded_epochs_read_from_the_trial_directory_in_the_bucket(s3: str):
+    """On a node other than the driver's a restarted trial learns which epochs result.json
+    holds from the bucket's copy (which Tune restores the driver's copy from on resume): its
+    last epoch, a torn last line skipped; 0 without the file."""
+    from tune_bench.sweep.trainable import _stored_epochs
+
+    uri = s3_uri(s3, "fs/exp/trial_rows")
+    st = parse_storage(uri)
+    assert _stored_epochs((st.fs, st.path)) == 0 and _stored_epochs(None) == 0
+    rows = [json.dumps({"epoch": e, "val_acc": 0.5}) for e in (1, 2, 3)]
+    _put(uri, {"result.json": ("\n".join(rows) + '\n{"epoch": 4, "val_').encode()})
+    assert _stored_epochs((st.fs, st.path)) == 3
+
+
 def test_remote_and_local_experiments_analyzed_together(s3: str, tmp_path: Path, capsys):
     """`analyze URI DIR`: the same report as with both experiments local; the trials frame
     names the remote trials by URI."""

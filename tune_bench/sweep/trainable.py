@@ -6,6 +6,7 @@ it from its own context, and reports every ResNet epoch with a checkpoint.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import socket
@@ -52,8 +53,8 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
         return
 
     cfg = ResNetConfig.from_dict(trial_config)
-    state, restored_from, known = _load_newest_state(
-        tune.get_checkpoint(), ray_internals.storage_trial_dir(ctx))
+    trial_dir = ray_internals.storage_trial_dir(ctx)
+    state, restored_from, known = _load_newest_state(tune.get_checkpoint(), trial_dir)
     provenance["restored_from_epoch"] = state["epoch"] if state else 0
     provenance["restored_from"] = restored_from
     if state is not None:
@@ -62,7 +63,7 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
         # a newer checkpoint found on disk that it lacks are reported again from the
         # checkpoint's history, so that result.json holds every epoch once. The last epoch
         # train_resnet reports itself.
-        done = max(known, _recorded_epochs(ctx))
+        done = max(known, _recorded_epochs(ctx), _stored_epochs(trial_dir))
         if state["epoch"] >= cfg.epochs and done >= cfg.epochs:
             return  # killed after its final row was recorded: finished, nothing to report again
         for row in state["history"][done:min(state["epoch"], cfg.epochs - 1)]:
@@ -118,13 +119,40 @@ def _recorded_epochs(ctx: Any) -> int:
     staging = ray_internals.driver_staging_dir(ctx)
     if staging is None:
         return 0
+    return _last_epoch(tune_dir.read_results(staging))
+
+
+def _last_epoch(rows: list[dict[str, Any]]) -> int:
     last = 0
-    for row in tune_dir.read_results(staging):
+    for row in rows:
         try:
             last = max(last, int(row.get("epoch") or 0))
         except (ValueError, TypeError):
             continue
     return last
+
+
+def _stored_epochs(trial_dir: tuple[Any, str] | None) -> int:
+    """The last epoch in the trial's result.json on the storage path (0 when unreadable).
+
+    On a node other than the driver's, the only copy of result.json a trial can read: Tune
+    restores the driver's copy from it when a sweep is resumed, so after a kill of the driver
+    it holds what the driver's copy holds."""
+    if trial_dir is None:
+        return 0
+    fs, root = trial_dir
+    try:
+        with fs.open_input_stream(posixpath.join(root, "result.json")) as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return 0
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # a torn last line
+            continue
+    return _last_epoch([r for r in rows if isinstance(r, dict)])
 
 
 def _marked_epoch(fs: Any, path: str) -> int:
