@@ -9,8 +9,9 @@ local Ray with 2 CPUs and `--storage-path` on the local disk. Both run the same 
 (`SPACE`: ResNet-18 trials, 1 CPU each, a checkpoint every epoch) from a driver that records,
 with a Tune callback, when each trial started, reported and finished. Per run:
 
-- epoch time: Tune's `time_this_iter_s` of each epoch (training, validation, and the report
-  with its checkpoint, which is persisted to the storage path before the report returns), and
+- epoch time: Tune's `time_this_iter_s` of each epoch after a trial's first (training,
+  validation, and the report with its checkpoint, which is persisted to the storage path
+  before the report returns), and
   its part beyond the trainer's own `epoch_time_s` (the per-epoch overhead, checkpoint
   included);
 - hand-over: from a trial's end (seen by the driver) to the next trial's first step, i.e. its
@@ -120,8 +121,9 @@ def driver_argv(args: argparse.Namespace, storage: str, events: Path, name: str,
 def figures(events: list[dict[str, Any]]) -> dict[str, float]:
     """Median epoch time, per-epoch overhead and hand-over time of one run's events."""
     results = [e for e in events if e["kind"] == "result" and e.get("time_this_iter_s")]
-    iters = [e["time_this_iter_s"] for e in results]
-    over = [e["time_this_iter_s"] - e["epoch_time_s"] for e in results
+    later = [e for e in results if (e.get("epoch") or 0) > 1]  # the first has the start-up
+    iters = [e["time_this_iter_s"] for e in later]
+    over = [e["time_this_iter_s"] - e["epoch_time_s"] for e in later
             if e.get("epoch_time_s") is not None]
     ends = sorted(e["t"] for e in events if e["kind"] == "complete")
     first: dict[str, dict[str, Any]] = {}

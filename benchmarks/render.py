@@ -301,10 +301,13 @@ def cluster_storage(d: dict[str, Any]) -> str:
            "training images, a checkpoint every epoch, 1 CPU each, 2 CPUs in all): on the "
            "two-host cluster of `tests/hosts.py` with `--storage-path s3://...` (moto on the "
            "head) vs one local Ray node with the storage on its disk. Epoch = Tune's "
-           "`time_this_iter_s` (training, validation, checkpoint persisted before the report "
-           "returns); overhead = epoch less the trainer's `epoch_time_s`; hand-over = a "
-           "trial's end (driver) to the next trial's first step (its first report less that "
-           "epoch's `epoch_time_s`). Medians.", "",
+           "`time_this_iter_s` of epochs 2.. (training, validation, checkpoint persisted "
+           "before the report returns); overhead = epoch less the trainer's `epoch_time_s`; "
+           "hand-over = a trial's end (driver) to the next trial's first step (its first "
+           "report less that epoch's `epoch_time_s`: the trial's start-up, its first "
+           "validation and its first checkpoint). Medians. The S3 server is moto (Python) "
+           "on the head, not a cloud bucket: the ratio shows what persisting each "
+           "checkpoint over the network costs here, not a cloud's throughput.", "",
            _table(d["rows"], [("round", "round"), ("setup", "setup"), ("ok", "ok"),
                               ("nodes", "nodes used"), ("epochs", "epochs"),
                               ("epoch_s", "epoch s"),

@@ -1,7 +1,13 @@
-"""The two-host harness (tests/hosts.py) and a plain Ray Tune run on it with S3 storage.
+"""tune-bench on a real two-host Ray cluster with its results in object storage (issue 16).
 
-Two hosts in network + mount namespaces on this machine, a Ray node on each (token auth), moto's
-S3 server on the head. Needs root and iproute2: fails (never skips) without them.
+Two hosts in network + mount namespaces on this machine (tests/hosts.py), a Ray node with 1 CPU
+on each (token auth), moto's S3 server on the head; the worker sees neither the datasets nor the
+head's files. First the harness itself and a plain Ray Tune run on it; then tune-bench's CLI
+(`python -m tune_bench.cli`, what the `tune-bench` script runs) started on the head with
+`--address 10.77.0.1:6379 --storage-path s3://...`: a sweep on both hosts and `analyze` of its
+bucket, a SIGKILL of the driver and `resume`, bad storage, a node failure (the worker host
+killed mid-sweep), in that order: the node failure restarts the worker afterwards. Needs root
+and iproute2: fails (never skips) without them.
 """
 
 from __future__ import annotations
@@ -209,9 +215,10 @@ def normalised(markdown: str, *names: str) -> str:
 def test_sweep_on_both_hosts_with_results_in_the_bucket_and_analyze_it(
         two_hosts: TwoHosts, tiny_root: Path) -> None:
     """`tune-bench sweep --address HEAD --storage-path s3://...` on the head: exit 0; the
-    trials ran on both hosts; every trial's results and (with --keep-checkpoints) every
-    ResNet epoch's checkpoint are in the bucket; `analyze s3://...` prints the tables that
-    `analyze` prints for a local copy of the bucket."""
+    trials ran on both hosts; every trial's results are in the bucket, and each ResNet trial's
+    checkpoint too (Tune keeps the newest; `--keep-checkpoints` turns off tune-bench's pruning
+    of finished trials' checkpoints); `analyze s3://...` prints the tables that `analyze`
+    prints for a local copy of the bucket."""
     bucket = two_hosts.new_bucket()
     root = two_hosts.storage_uri(bucket, "sweeps")
     exp = two_hosts.storage_uri(bucket, "sweeps/cluster_small")
@@ -378,7 +385,8 @@ def test_worker_host_killed_mid_sweep_trial_retried_on_the_head_from_the_bucket(
     reported with its checkpoint, uploaded to the bucket before the report), every process of
     the worker host is SIGKILLed. The sweep completes (exit 0) with both trials: the lost one
     ran again on the head from its newest checkpoint in the bucket; no epoch is reported
-    twice or lost. The worker is started again afterwards."""
+    twice or lost; the checkpoints are pruned at the end. The worker is started again
+    afterwards."""
     bucket = two_hosts.new_bucket()
     root = two_hosts.storage_uri(bucket, "failed")
     name = "cluster_node_loss"
@@ -417,6 +425,8 @@ def test_worker_host_killed_mid_sweep_trial_retried_on_the_head_from_the_bucket(
     assert [r["epoch"] for r in retried if not r.get("replayed")] == list(
         range(first["restored_from_epoch"] + 1, 9))
     assert {r["node_ip"] for r in rows[lost] if r["epoch"] <= epoch} == {WORKER_IP}
+    # the finished trials' checkpoints were pruned in the bucket (no --keep-checkpoints)
+    assert not [f for f in two_hosts.s3_list(bucket, f"failed/{name}") if "/checkpoint_" in f]
 
     two_hosts.start_worker()  # the host comes back for the tests after this one
     assert sorted(n["ip"] for n in two_hosts.wait_nodes(2, timeout=60)) == [HEAD_IP, WORKER_IP]
