@@ -516,3 +516,30 @@ def test_sigkill_driver_then_resume_from_s3(procs: Processes, data_root: Path,  
         if d.name.startswith("resnet"):
             epochs = json.loads((d / "params.json").read_text())["variant"]["epochs"]
             ordered_epochs_once(d, epochs)
+
+
+def test_a_trial_whose_known_checkpoint_is_gone_is_restored_as_a_fresh_start(tmp_path: Path):
+    """Tune's snapshot can name a checkpoint Tune already deleted (a newer one replaced it
+    before the snapshot reached the bucket): the wrapped trainable starts without it (the
+    trial's own scan of its directory takes over) instead of failing on every retry; other
+    restore errors still raise."""
+    from ray import tune
+    from ray.train._internal.session import _TrainingResult
+
+    from tune_bench.sweep.trainable import tolerate_missing_checkpoint
+
+    class Steps(tune.Trainable):
+        def step(self) -> dict:
+            return {"x": 1}
+
+    gone = _TrainingResult(checkpoint=tune.Checkpoint.from_directory(str(tmp_path / "gone")),
+                           metrics={"training_iteration": 3})
+    with pytest.raises(ValueError, match="does not exist on storage anymore"):
+        Steps(config={}).restore(gone)
+    tolerant = tolerate_missing_checkpoint(Steps)
+    assert tolerant.__name__ == "Steps" and issubclass(tolerant, Steps)
+    trial = tolerant(config={})
+    assert trial.restore(gone) is None
+    assert trial.iteration == 3 and not trial._restored  # bookkeeping only, no state loaded
+    with pytest.raises(AssertionError):
+        trial.restore(42)  # not a checkpoint at all: Tune's own error passes through

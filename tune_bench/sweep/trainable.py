@@ -24,6 +24,8 @@ from tune_bench.tune_dir import flatten_config, trial_label
 
 STATE_FILE = "state.pt"
 DONE_MARKER = "COMPLETE"
+# Trainable.restore's error for a checkpoint Tune knows that is gone from the storage path
+CHECKPOINT_GONE = "does not exist on storage anymore"
 
 
 def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) -> None:
@@ -76,6 +78,33 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
             tune.report({**metrics, **provenance}, checkpoint=tune.Checkpoint.from_directory(d))
 
     train_resnet(cfg, split, on_epoch=on_epoch, resume_state=state, threads=threads)
+
+
+def tolerate_missing_checkpoint(cls: type) -> type:
+    """`cls` (a Tune trainable class) restoring a trial whose checkpoint is gone as a fresh
+    start, which `run_trial` continues from the newest complete checkpoint it finds in the
+    trial directory.
+
+    Tune deletes a trial's previous checkpoint as soon as it registers a new one
+    (`num_to_keep=1`), while its experiment snapshot reaches remote storage asynchronously:
+    after a kill of the driver the snapshot can name a checkpoint that no longer exists, and
+    Tune's restore then fails the trial on every retry (seen on S3 after a driver SIGKILL).
+    """
+
+    class Tolerant(cls):  # type: ignore[misc, valid-type]
+        def restore(self, checkpoint_path: Any) -> Any:
+            try:
+                return super().restore(checkpoint_path)
+            except ValueError as e:
+                if CHECKPOINT_GONE not in str(e):
+                    raise
+                # Tune's bookkeeping (iteration, total time) is already restored from the
+                # checkpoint's metrics; the training state comes from the trial directory.
+                return None
+
+    # the name Tune records for the trainable (a wrapped function's: `run_trial`)
+    Tolerant.__name__ = Tolerant.__qualname__ = getattr(cls, "_name", None) or cls.__name__
+    return Tolerant
 
 
 def granted_resources(ctx: Any) -> dict[str, float]:
