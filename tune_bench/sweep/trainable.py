@@ -102,8 +102,9 @@ def tolerate_missing_checkpoint(cls: type) -> type:
                 # checkpoint's metrics; the training state comes from the trial directory.
                 return None
 
-    # the name Tune records for the trainable (a wrapped function's: `run_trial`)
-    Tolerant.__name__ = Tolerant.__qualname__ = getattr(cls, "_name", None) or cls.__name__
+    # the same class name (trial workers stay `ray::ImplicitFunc` processes); Tune names the
+    # trainable after `_name` (a wrapped function's: `run_trial`)
+    Tolerant.__name__ = Tolerant.__qualname__ = cls.__name__
     return Tolerant
 
 
