@@ -27,6 +27,7 @@ BENCHMARKS = {
     "q1b_full": "the full q1b_svm.yaml sweep on the real data (default backend)",
     "accuracy": "issue 3's accuracy checks (ResNet-18 MNIST, SVC rbf FashionMNIST)",
     "gpu": "GPU throughput, trial packing, full q1a_resnet.yaml (skipped without CUDA)",
+    "cluster_storage": "S3 on a two-host cluster vs local storage on one node (needs root)",
 }
 EXTRA = {"q1b_sklearn": ("q1b_full", ["--backend", "sklearn"],
                          "the full q1b_svm.yaml sweep with stock scikit-learn (30-50 min here)"),

@@ -781,3 +781,20 @@ def test_stopped_early_trials_in_tables(tmp_path: Path) -> None:
     assert not any("stopped early" in n for n in an.top_runs(plain).notes)
     assert ("2 trial(s) without a final test_acc left out (2 TERMINATED)"
             in an.top_runs(plain).notes)
+
+
+def test_two_experiments_with_the_same_trial_ids_analyzed_together(tmp_path: Path):
+    """A URI and its local copy (or two copies) hold the same trial ids: every table is
+    built, and each SVM configuration counts the trials of both experiments."""
+    trials = [svm(0.9, C=1.0, train_acc=0.95, predict_time_ms=2.0),
+              svm(0.8, C=10.0, train_acc=0.85, predict_time_ms=4.0), resnet(0.7)]
+    a = write_experiment(tmp_path / "a", "exp", trials)
+    b = write_experiment(tmp_path / "b", "exp", trials)
+    df = an.load_experiments([a, b])
+    assert df["trial_id"].duplicated().any()  # the case: ids coincide
+    table = an.svm_table(df)
+    assert table is not None
+    groups = an.tables._svm_groups(df)
+    assert sorted(groups["n"]) == [2, 2]
+    assert sorted(groups["train_acc"]) == pytest.approx([0.85, 0.95])
+    assert sorted(groups["predict_time_ms"]) == pytest.approx([2.0, 4.0])

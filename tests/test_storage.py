@@ -337,6 +337,20 @@ def test_pruning_and_recovery_through_the_storage_filesystem(s3: str, tmp_path: 
     assert sorted(listing(uri)) == ["params.json", "result.json"]
 
 
+def test_recorded_epochs_read_from_the_trial_directory_in_the_bucket(s3: str):
+    """On a node other than the driver's a restarted trial learns which epochs result.json
+    holds from the bucket's copy (which Tune restores the driver's copy from on resume): its
+    last epoch, a torn last line skipped; 0 without the file."""
+    from tune_bench.sweep.trainable import _stored_epochs
+
+    uri = s3_uri(s3, "fs/exp/trial_rows")
+    st = parse_storage(uri)
+    assert _stored_epochs((st.fs, st.path)) == 0 and _stored_epochs(None) == 0
+    rows = [json.dumps({"epoch": e, "val_acc": 0.5}) for e in (1, 2, 3)]
+    _put(uri, {"result.json": ("\n".join(rows) + '\n{"epoch": 4, "val_').encode()})
+    assert _stored_epochs((st.fs, st.path)) == 3
+
+
 def test_remote_and_local_experiments_analyzed_together(s3: str, tmp_path: Path, capsys):
     """`analyze URI DIR`: the same report as with both experiments local; the trials frame
     names the remote trials by URI."""
@@ -503,3 +517,30 @@ def test_sigkill_driver_then_resume_from_s3(procs: Processes, data_root: Path,  
         if d.name.startswith("resnet"):
             epochs = json.loads((d / "params.json").read_text())["variant"]["epochs"]
             ordered_epochs_once(d, epochs)
+
+
+def test_a_trial_whose_known_checkpoint_is_gone_is_restored_as_a_fresh_start(tmp_path: Path):
+    """Tune's snapshot can name a checkpoint Tune already deleted (a newer one replaced it
+    before the snapshot reached the bucket): the wrapped trainable starts without it (the
+    trial's own scan of its directory takes over) instead of failing on every retry; other
+    restore errors still raise."""
+    from ray import tune
+    from ray.train._internal.session import _TrainingResult
+
+    from tune_bench.sweep.trainable import tolerate_missing_checkpoint
+
+    class Steps(tune.Trainable):
+        def step(self) -> dict:
+            return {"x": 1}
+
+    gone = _TrainingResult(checkpoint=tune.Checkpoint.from_directory(str(tmp_path / "gone")),
+                           metrics={"training_iteration": 3})
+    with pytest.raises(ValueError, match="does not exist on storage anymore"):
+        Steps(config={}).restore(gone)
+    tolerant = tolerate_missing_checkpoint(Steps)
+    assert tolerant.__name__ == "Steps" and issubclass(tolerant, Steps)
+    trial = tolerant(config={})
+    assert trial.restore(gone) is None
+    assert trial.iteration == 3 and not trial._restored  # bookkeeping only, no state loaded
+    with pytest.raises(AssertionError):
+        trial.restore(42)  # not a checkpoint at all: Tune's own error passes through

@@ -83,7 +83,9 @@ def config_groups(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     """Finished trials grouped by configuration (every config key except `seed`), plus `by`.
 
     Columns: the config keys, `n`, `acc_mean`, `acc_std`, `acc_ci95` (95% CI half-width),
-    `acc_values`, `time_mean`, `trial_ids`, `best_trial_id`; sorted best first.
+    `acc_values`, `time_mean`, `trial_ids`, `best_trial_id`, `_rows` (the members' labels in
+    `df`'s index: trial ids repeat across experiments, e.g. a URI and its local copy); sorted
+    best first.
     """
     fin = with_final_metric(df)
     cols = [c for c in config_columns(fin) if c != "seed"]
@@ -111,7 +113,8 @@ def config_groups(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
                     "acc_ci95": s["ci95"], "acc_values": list(acc[idx]),
                     "time_mean": float(np.nanmean(time[idx])) if np.isfinite(time[idx]).any()
                     else math.nan,
-                    "trial_ids": list(ids[idx]), "best_trial_id": ids[best_i], "_key": key})
+                    "trial_ids": list(ids[idx]), "best_trial_id": ids[best_i],
+                    "_rows": list(fin.index[idx]), "_key": key})
     return ensure_columns(rank(pd.DataFrame(out)).drop(columns="_key"), STANDARD_KEYS)
 
 

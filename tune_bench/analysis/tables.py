@@ -363,13 +363,13 @@ def best_config_per_dataset_model(df: pd.DataFrame) -> Table | None:
 
 
 def _svm_groups(df: pd.DataFrame) -> pd.DataFrame:
-    svm = _svm(df)
+    svm = _svm(df).reset_index(drop=True)
     groups = config_groups(svm)
     if groups.empty:
         return groups
-    fin = with_final_metric(svm).set_index("trial_id")
-    sizes = groups["trial_ids"].map(len).to_numpy()
-    pos = fin.index.get_indexer(np.concatenate(groups["trial_ids"].to_list()))
+    fin = with_final_metric(svm)  # members by row: a trial id can repeat across experiments
+    sizes = groups["_rows"].map(len).to_numpy()
+    pos = fin.index.get_indexer(np.concatenate(groups["_rows"].to_list()))
     members = np.split(pos, np.cumsum(sizes)[:-1])
     for metric in ("train_acc", "predict_time_ms"):
         vals = numeric(fin, metric).to_numpy()

@@ -44,7 +44,7 @@ from tune_bench.sweep.options import (
     saved_overrides,
 )
 from tune_bench.sweep.ray_log import LOG_FILE, RayLog, local_log_dir
-from tune_bench.sweep.trainable import run_trial
+from tune_bench.sweep.trainable import run_trial, tolerate_missing_checkpoint
 from tune_bench.tune_dir import DRIVER_FILE, SPEC_FILE, flatten_config, read_saved_spec, trial_label
 
 # --------------------------------------------------------------------------- pre-flight
@@ -174,9 +174,13 @@ def _shutdown() -> None:
 def build_trainable(spec: SweepSpec, datasets: dict[str, Any], fn: Any = None):
     """`fn` (default run_trial) with its datasets attached and its resources requested by
     device (`spec.resources_for`); the trial reads what it was granted from Tune's context."""
-    trainable = tune.with_parameters(fn or run_trial, datasets=datasets)
-    return tune.with_resources(trainable,
-                               lambda config: spec.resources_for(flatten_config(config)))
+    from ray.tune.trainable import wrap_function
+
+    trainable = tune.with_resources(tune.with_parameters(fn or run_trial, datasets=datasets),
+                                    lambda config: spec.resources_for(flatten_config(config)))
+    # the class Tune would make of the function itself, restoring a missing checkpoint as a
+    # fresh start
+    return tolerate_missing_checkpoint(wrap_function(trainable))
 
 
 def param_space(spec: SweepSpec, points: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ it from its own context, and reports every ResNet epoch with a checkpoint.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import socket
@@ -23,6 +24,8 @@ from tune_bench.tune_dir import flatten_config, trial_label
 
 STATE_FILE = "state.pt"
 DONE_MARKER = "COMPLETE"
+# Trainable.restore's error for a checkpoint Tune knows that is gone from the storage path
+CHECKPOINT_GONE = "does not exist on storage anymore"
 
 
 def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) -> None:
@@ -52,8 +55,8 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
         return
 
     cfg = ResNetConfig.from_dict(trial_config)
-    state, restored_from, known = _load_newest_state(
-        tune.get_checkpoint(), ray_internals.storage_trial_dir(ctx))
+    trial_dir = ray_internals.storage_trial_dir(ctx)
+    state, restored_from, known = _load_newest_state(tune.get_checkpoint(), trial_dir)
     provenance["restored_from_epoch"] = state["epoch"] if state else 0
     provenance["restored_from"] = restored_from
     if state is not None:
@@ -62,7 +65,7 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
         # a newer checkpoint found on disk that it lacks are reported again from the
         # checkpoint's history, so that result.json holds every epoch once. The last epoch
         # train_resnet reports itself.
-        done = max(known, _recorded_epochs(ctx))
+        done = max(known, _recorded_epochs(ctx), _stored_epochs(trial_dir))
         if state["epoch"] >= cfg.epochs and done >= cfg.epochs:
             return  # killed after its final row was recorded: finished, nothing to report again
         for row in state["history"][done:min(state["epoch"], cfg.epochs - 1)]:
@@ -75,6 +78,34 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
             tune.report({**metrics, **provenance}, checkpoint=tune.Checkpoint.from_directory(d))
 
     train_resnet(cfg, split, on_epoch=on_epoch, resume_state=state, threads=threads)
+
+
+def tolerate_missing_checkpoint(cls: type) -> type:
+    """`cls` (a Tune trainable class) restoring a trial whose checkpoint is gone as a fresh
+    start, which `run_trial` continues from the newest complete checkpoint it finds in the
+    trial directory.
+
+    Tune deletes a trial's previous checkpoint as soon as it registers a new one
+    (`num_to_keep=1`), while its experiment snapshot reaches remote storage asynchronously:
+    after a kill of the driver the snapshot can name a checkpoint that no longer exists, and
+    Tune's restore then fails the trial on every retry (seen on S3 after a driver SIGKILL).
+    """
+
+    class Tolerant(cls):  # type: ignore[misc, valid-type]
+        def restore(self, checkpoint_path: Any) -> Any:
+            try:
+                return super().restore(checkpoint_path)
+            except ValueError as e:
+                if CHECKPOINT_GONE not in str(e):
+                    raise
+                # Tune's bookkeeping (iteration, total time) is already restored from the
+                # checkpoint's metrics; the training state comes from the trial directory.
+                return None
+
+    # the same class name (trial workers stay `ray::ImplicitFunc` processes); Tune names the
+    # trainable after `_name` (a wrapped function's: `run_trial`)
+    Tolerant.__name__ = Tolerant.__qualname__ = cls.__name__
+    return Tolerant
 
 
 def granted_resources(ctx: Any) -> dict[str, float]:
@@ -118,13 +149,40 @@ def _recorded_epochs(ctx: Any) -> int:
     staging = ray_internals.driver_staging_dir(ctx)
     if staging is None:
         return 0
+    return _last_epoch(tune_dir.read_results(staging))
+
+
+def _last_epoch(rows: list[dict[str, Any]]) -> int:
     last = 0
-    for row in tune_dir.read_results(staging):
+    for row in rows:
         try:
             last = max(last, int(row.get("epoch") or 0))
         except (ValueError, TypeError):
             continue
     return last
+
+
+def _stored_epochs(trial_dir: tuple[Any, str] | None) -> int:
+    """The last epoch in the trial's result.json on the storage path (0 when unreadable).
+
+    On a node other than the driver's, the only copy of result.json a trial can read: Tune
+    restores the driver's copy from it when a sweep is resumed, so after a kill of the driver
+    it holds what the driver's copy holds."""
+    if trial_dir is None:
+        return 0
+    fs, root = trial_dir
+    try:
+        with fs.open_input_stream(posixpath.join(root, "result.json")) as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return 0
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # a torn last line
+            continue
+    return _last_epoch([r for r in rows if isinstance(r, dict)])
 
 
 def _marked_epoch(fs: Any, path: str) -> int:
