@@ -350,7 +350,11 @@ class TwoHosts:
         in ``~/.ray/auth_token``), token auth on, the dummy AWS credentials (a user's ~/.aws)."""
         bin_dir = str(Path(sys.executable).parent)  # `python`, `ray`, `tune-bench` of the tests
         path = os.pathsep.join([bin_dir, self.base_env.get("PATH", os.defpath)])
+        # the repository root: drivers on a host import the tests' helpers (`tests.*`)
+        pythonpath = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                   self.base_env.get("PYTHONPATH")]))
         return {**self.base_env, **AWS_ENV, "HOME": str(host.home), "PATH": path,
+                "PYTHONPATH": pythonpath,
                 "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0",
                 "PYTHONUNBUFFERED": "1"}
 

@@ -225,7 +225,7 @@ def test_sweep_on_both_hosts_with_results_in_the_bucket_and_analyze_it(
     done = tune_bench(two_hosts, *sweep_args(two_hosts, "cluster_small.yaml", root, tiny_root,
                                              "--keep-checkpoints"))
     assert done.returncode == 0, said(two_hosts, done)
-    assert f"experiment: {exp}" in done.stdout and "TERMINATED 4" in done.stdout, done.stdout
+    assert f"experiment: {exp}: 4 trials: 4 finished (" in done.stdout, done.stdout
     assert not list(two_hosts.head.home.glob("s3*"))  # no URI turned into a local directory
 
     files = two_hosts.s3_list(bucket, "sweeps/cluster_small")
@@ -408,7 +408,7 @@ def test_worker_host_killed_mid_sweep_trial_retried_on_the_head_from_the_bucket(
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-    assert "TERMINATED 2" in log.read_text(), tail(log, 40)
+    assert ": 2 trials: 2 finished (" in log.read_text(), tail(log, 40)
     ((lost, epoch),) = on_worker.items()
     assert 1 <= epoch < 8
 
