@@ -4,7 +4,7 @@
 
 The GPU check's step files (`benchmarks/device/check.sh`: `<n>_<step>.json`) are read from
 `benchmarks/results/device/` (copy them there from the device call's files) or `DIR`, and
-become section 8.
+become section 9.
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ def gpu(d: dict[str, Any]) -> str:
                 "`benchmarks/throughput.py --device gpu`); run `python -m benchmarks.run --only "
                 "gpu` on a machine with a GPU, or, on a lent device machine, the prepared "
                 "check `benchmarks/device/check.sh` (benchmarks/README.md; its results become "
-                "section 8).", ""]
+                "section 9).", ""]
         return "\n".join(out)
     out += [_table(d["rows"], [("part", "run"), ("trials", "trials"),
                                ("gpu_per_trial", "GPU / trial"), ("cpu_per_trial", "CPU / trial"),
@@ -433,14 +433,14 @@ def device_section(steps: list[dict[str, Any]]) -> str:
     first = steps[0]
     m, v = first.get("machine", {}), first.get("versions", {})
     dry = any(d.get("dry_run") for d in steps)
-    out = ["### 8. GPU check (`benchmarks/device/check.sh`)", ""]
+    out = ["### 9. GPU check (`benchmarks/device/check.sh`)", ""]
     if dry:
         out += ["**Dry run on the CPU with tiny sizes: it tests the orchestration; no figure "
                 "here is a GPU measurement.**", ""]
     out += [f"{first.get('started')}; GPU: {m.get('gpu') or 'none'}; CPU {m.get('cpu')}, "
             f"{m.get('cores')} cores; " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
     for d in steps:
-        out += [f"#### 8.{d['step']}. {d['title']}", "", f"Step {_ended(d)}.", ""]
+        out += [f"#### 9.{d['step']}. {d['title']}", "", f"Step {_ended(d)}.", ""]
         if d.get("rows"):
             out += [*DEVICE_RENDER.get(d["step"], _device_tests)(d), ""]
     return "\n".join(out)

@@ -191,11 +191,11 @@ def test_check_dry_run_writes_every_step_in_order_and_renders(tiny_root, tmp_pat
     md = render.device_section(render.load_device(out))
     assert "Dry run on the CPU" in md and "EXTRAPOLATION" in md
     for n in STEPS:
-        assert f"#### 8.{n}." in md
+        assert f"#### 9.{n}." in md
     target = tmp_path / "BENCHMARKS.md"
     render.write(target, tmp_path / "no_results", out)
     text = target.read_text()
-    assert render.BEGIN in text and "### 8. GPU check" in text and render.END in text
+    assert render.BEGIN in text and "### 9. GPU check" in text and render.END in text
 
 
 @pytest.mark.slow
