@@ -36,6 +36,11 @@ TRAIN_N_EVAL = 2000
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw); "
     "default: $TUNE_BENCH_DATA_DIR, Debian's location, torchvision's download.")]
+# The end of a sweep or resume (shared by both commands).
+ShowTables = Annotated[bool, typer.Option(help="End with the best configuration per dataset.")]
+FullReport = Annotated[bool, typer.Option(
+    help="End with the full markdown report (what `analyze` prints) instead.")]
+ShowProgress = Annotated[bool, typer.Option(help="Show the phases and a live progress bar.")]
 
 
 def parse_extra_options(args: list[str]) -> dict[str, Any]:
@@ -271,12 +276,9 @@ def sweep(
     shared_storage: Annotated[bool, typer.Option(
         help="The local --storage-path is a shared mount, at the same place on every node of "
         "the cluster.")] = False,
-    tables: Annotated[bool, typer.Option(
-        help="End with the best configuration per dataset.")] = True,
-    full_report: Annotated[bool, typer.Option(
-        help="End with the full markdown report (what `analyze` prints) instead.")] = False,
-    progress: Annotated[bool, typer.Option(
-        help="Show the phases and a live progress bar.")] = True,
+    tables: ShowTables = True,
+    full_report: FullReport = False,
+    progress: ShowProgress = True,
 ) -> None:
     """Run a search-space file as a Ray Tune sweep."""
     from tune_bench.config import TRAINERS
@@ -379,12 +381,9 @@ def resume(
     data_dir: DataDir = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join.")] = None,
     num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray.")] = None,
-    tables: Annotated[bool, typer.Option(
-        help="End with the best configuration per dataset.")] = True,
-    full_report: Annotated[bool, typer.Option(
-        help="End with the full markdown report (what `analyze` prints) instead.")] = False,
-    progress: Annotated[bool, typer.Option(
-        help="Show the phases and a live progress bar.")] = True,
+    tables: ShowTables = True,
+    full_report: FullReport = False,
+    progress: ShowProgress = True,
 ) -> None:
     """Continue an interrupted sweep (Tuner.restore): finished trials are kept."""
     from tune_bench import sweep as sw

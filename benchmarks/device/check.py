@@ -275,6 +275,17 @@ def step_packing(f: StepFile, sizes: Sizes, root: str) -> None:
         stop_if_interrupted(out)
 
 
+def run_recorded_sweep(f: Any, spec: Any, exp: Path, name: str, root: Any) -> None:
+    """Run `spec` as the sweep `exp`, then record its wall time and trial rows in `f`."""
+    from tune_bench import sweep as sw
+
+    out = sw.run_sweep(spec, sw.SweepOptions(storage_path=str(exp.parent), name=name,
+                                             data_dir=root, progress=False))
+    f.data["params"]["fit_wall_s"] = round(out.wall_s, 1)
+    fill_sweep_rows(f)
+    stop_if_interrupted(out)
+
+
 def stop_if_interrupted(out: Any) -> None:
     """End the step (not `complete`) when check.sh's timeout interrupted the sweep (SIGINT:
     Tune stops its trials and returns)."""
@@ -302,8 +313,6 @@ def slice_spec(sizes: Sizes):
 
 
 def step_q1a_slice(f: StepFile, sizes: Sizes, root: str) -> None:
-    from tune_bench import sweep as sw
-
     spec = slice_spec(sizes)
     name = f"q1a_slice_{_stamp()}"
     exp = SCRATCH / "check" / name
@@ -312,11 +321,7 @@ def step_q1a_slice(f: StepFile, sizes: Sizes, root: str) -> None:
                                        **dict(sizes.slice_overrides)},
                             resources=spec.resources.get(sizes.device))
     f.flush()
-    out = sw.run_sweep(spec, sw.SweepOptions(storage_path=str(exp.parent), name=name,
-                                             data_dir=root, progress=False))
-    f.data["params"]["fit_wall_s"] = round(out.wall_s, 1)
-    fill_sweep_rows(f)
-    stop_if_interrupted(out)
+    run_recorded_sweep(f, spec, exp, name, root)
 
 
 def fill_sweep_rows(f: StepFile) -> None:
@@ -411,7 +416,6 @@ def extra_spec(sizes: Sizes, root: str):
 def step_extra(f: StepFile, sizes: Sizes, root: str) -> None:
     """q2_hardware.yaml's GPU trials (or Q1a's MNIST half) until check.sh's timeout stops them:
     the trials that finished are the rows."""
-    from tune_bench import sweep as sw
 
     spec, what = extra_spec(sizes, root)
     name = f"extra_{_stamp()}"
@@ -419,11 +423,7 @@ def step_extra(f: StepFile, sizes: Sizes, root: str) -> None:
     f.data["params"].update(sweep=what, experiment=str(exp), trials=len(spec.points),
                             overrides=dict(sizes.extra_overrides))
     f.flush()
-    out = sw.run_sweep(spec, sw.SweepOptions(storage_path=str(exp.parent), name=name,
-                                             data_dir=root, progress=False))
-    f.data["params"]["fit_wall_s"] = round(out.wall_s, 1)
-    fill_sweep_rows(f)
-    stop_if_interrupted(out)
+    run_recorded_sweep(f, spec, exp, name, root)
 
 
 # --------------------------------------------------------------------------- finish
