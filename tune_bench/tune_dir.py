@@ -174,6 +174,11 @@ def read_results(trial_dir: str) -> list[dict]:
     data = _read_bytes(os.path.join(trial_dir, "result.json"))
     if data is None or not data.strip():
         return _read_progress_csv(os.path.join(trial_dir, "progress.csv"))
+    return parse_results(data)
+
+
+def parse_results(data: bytes | str) -> list[dict]:
+    """The rows of a result.json's content (one JSON object per line; a torn line skipped)."""
     rows: list[dict] = []
     for line in data.splitlines():
         if line.strip():

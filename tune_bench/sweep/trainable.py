@@ -6,7 +6,6 @@ it from its own context, and reports every ResNet epoch with a checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import socket
@@ -173,16 +172,10 @@ def _stored_epochs(trial_dir: tuple[Any, str] | None) -> int:
     fs, root = trial_dir
     try:
         with fs.open_input_stream(posixpath.join(root, "result.json")) as f:
-            text = f.read().decode(errors="replace")
+            data = f.read()
     except OSError:
         return 0
-    rows = []
-    for line in text.splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:  # a torn last line
-            continue
-    return _last_epoch([r for r in rows if isinstance(r, dict)])
+    return _last_epoch(tune_dir.parse_results(data))
 
 
 def _marked_epoch(fs: Any, path: str) -> int:
