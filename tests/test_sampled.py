@@ -1,0 +1,275 @@
+"""Ground truth for the statistics of sampled searches (tune_bench.analysis.sampled): simulated
+random searches with planted effects, null searches for coverage, too few trials, the
+direction under mode="min", and Ray's tune_basic_example."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tune_bench.analysis.sampled import (
+    METHODS,
+    MIN_TRIALS,
+    Param,
+    importance_with_intervals,
+    level_effects,
+    params_of,
+    rank_correlations,
+)
+
+BOOT = {"n_boot": 40, "n_perm": 40}  # fewer importance resamples than the default: test time
+
+
+def planted(n: int, seed: int, cat_effect: float = 0.5) -> tuple[pd.DataFrame, pd.Series]:
+    """A random search with a dominant log-sampled lr (big monotone effect), a weak dropout,
+    a null parameter and a categorical optimizer (adam better by `cat_effect`), plus noise."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"optim.lr": 10 ** rng.uniform(-4, -1, n),
+                      "model.dropout": rng.uniform(0, 0.5, n),
+                      "model.null": rng.uniform(0, 1, n),
+                      "optim.name": rng.choice(["sgd", "adam"], n)})
+    u = (np.log10(x["optim.lr"]) + 4) / 3
+    y = (3.0 * u + 0.6 * x["model.dropout"] / 0.5 + cat_effect * (x["optim.name"] == "adam")
+         + rng.normal(0, 0.4, n))
+    return x, pd.Series(y, index=x.index, name="test_acc")
+
+
+def row(df: pd.DataFrame, name: str) -> pd.Series:
+    return df.set_index("Param").loc[name]
+
+
+def covers(lo: float, hi: float, v: float) -> bool:
+    return bool(lo <= v <= hi)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def test_params_of_infers_kinds_and_log_scale():
+    x = pd.DataFrame({"lr": [1e-4, 1e-3, 1e-2], "width": [1.0, 5.0, 20.0],
+                      "layers": [1, 2, 3], "flag": [True, False, True],
+                      "act": ["relu", "tanh", "relu"], "sizes": ["[1, 2]", "[3]", "[1, 2]"],
+                      "maybe": [0.1, np.nan, 0.3]})
+    got = {p.name: (p.kind, p.log) for p in params_of(x)}
+    assert got == {"lr": ("numeric", True), "width": ("numeric", False),
+                   "layers": ("numeric", False), "flag": ("categorical", False),
+                   "act": ("categorical", False), "sizes": ("categorical", False),
+                   "maybe": ("numeric", False)}
+
+
+# --------------------------------------------------------------------------- 1. planted truth
+
+
+@pytest.mark.parametrize("cat_effect", [0.8, 0.0])
+def test_planted_truth_random_search(cat_effect: float):
+    x, y = planted(60, seed=1, cat_effect=cat_effect)
+    params = params_of(x)
+    rho = rank_correlations(x, y, params)
+    assert list(rho["Param"]) == ["optim.lr", "model.dropout", "model.null"]
+    top = rho.loc[rho["Rho"].abs().idxmax()]
+    assert top["Param"] == "optim.lr"
+    assert top["CI low"] > 0 and top["Direction"] == "larger is better"
+    assert top["p (Holm)"] < 0.05
+    null = row(rho, "model.null")
+    assert covers(null["CI low"], null["CI high"], 0.0), null
+    assert null["Direction"] == "no detectable trend"
+    assert (rho["Method"] == "Spearman rho, percentile bootstrap").all()
+
+    imp = importance_with_intervals(x, y, params, "max", **BOOT)
+    assert imp.ranked and imp.message == ""
+    t = imp.table.set_index("Param")
+    assert imp.table["Param"].iloc[0] == "optim.lr"
+    assert t.loc["optim.lr", "Importance"] > t.loc["model.dropout", "Importance"]
+    assert t.loc["optim.lr", "Above noise"]
+    # the null parameter's interval reaches down to what a parameter without effect gets
+    assert t.loc["model.null", "CI low"] <= t.loc["model.null", "Noise level"]
+    assert not t.loc["model.null", "Above noise"]
+    assert (t["p (perm, Holm)"] >= t["p (perm)"]).all()
+
+    lev = level_effects(x, y, params, "max")
+    assert len(lev) == 1
+    r = lev.iloc[0]
+    assert (r["Level A"], r["Level B"]) == ("adam", "sgd")  # effect = sgd - adam
+    if cat_effect:
+        assert r["CI high"] < 0 and r["Better"] == "adam"
+        assert covers(r["CI low"], r["CI high"], -cat_effect)
+    else:
+        assert covers(r["CI low"], r["CI high"], 0.0) and r["Better"] == ""
+
+
+def test_level_effects_rest_and_three_levels():
+    rng = np.random.default_rng(3)
+    n = 90
+    x = pd.DataFrame({"opt": np.repeat(["adam", "rmsprop", "sgd"], n // 3)})
+    y = pd.Series((x["opt"] == "sgd") * -1.0 + rng.normal(0, 0.5, n), index=x.index)
+    pairs = level_effects(x, y, params_of(x), "max")
+    assert len(pairs) == 3
+    rest = level_effects(x, y, params_of(x), "max", compare="rest").set_index("Level B")
+    assert list(rest["Level A"]) == ["rest"] * 3
+    assert rest.loc["sgd", "CI high"] < 0 and rest.loc["sgd", "Better"] == "rest"
+    assert covers(rest.loc["sgd", "CI low"], rest.loc["sgd", "CI high"], -1.0)
+    flagged = level_effects(x, y, params_of(x), "max", adaptive=True)
+    assert any("adaptive" in s for s in flagged.attrs["notes"])
+    assert flagged["Method"].str.contains("confounded").all()
+
+
+# --------------------------------------------------------------------------- 2. coverage
+
+
+def null_search(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"lr": 10 ** rng.uniform(-4, -1, n), "dropout": rng.uniform(0, 0.5, n),
+                      "width": rng.integers(8, 256, n).astype(float),
+                      "act": rng.choice(["relu", "tanh", "gelu"], n)})
+    return x, pd.Series(rng.normal(size=n), index=x.index)
+
+
+@pytest.mark.parametrize("n", [30, 60])
+def test_null_coverage_and_false_positives(n: int):
+    """200 null searches (y independent of every parameter): the rho intervals cover 0 and
+    the Welch intervals cover 0 in 92-98% of cases; Holm keeps the chance that any parameter
+    (any level pair) is called significant near 5%."""
+    experiments = 200
+    rho_cover, rho_total, level_cover, level_total = 0, 0, 0, 0
+    rho_fp = level_fp = 0
+    for s in range(experiments):
+        x, y = null_search(n, 10_000 * n + s)
+        params = params_of(x)
+        rho = rank_correlations(x, y, params, n_resamples=499, seed=s)
+        lev = level_effects(x, y, params, "max")
+        rho_cover += int(((rho["CI low"] <= 0) & (rho["CI high"] >= 0)).sum())
+        rho_total += len(rho)
+        level_cover += int(((lev["CI low"] <= 0) & (lev["CI high"] >= 0)).sum())
+        level_total += len(lev)
+        rho_fp += bool((rho["p (Holm)"] < 0.05).any())
+        level_fp += bool((lev["p (Holm)"] < 0.05).any())
+    rc, lc = rho_cover / rho_total, level_cover / level_total
+    fr, fl = rho_fp / experiments, level_fp / experiments
+    msg = (f"n={n}: rho coverage {rc:.3f} of {rho_total}, level coverage {lc:.3f} of "
+           f"{level_total}, Holm family-wise false positives rho {fr:.3f}, levels {fl:.3f}")
+    print(msg)
+    assert rho_total == 3 * experiments and level_total == 3 * experiments, msg
+    assert 0.92 <= rc <= 0.98, msg
+    assert 0.92 <= lc <= 0.98, msg
+    assert fr <= 0.07 and fl <= 0.07, msg
+
+
+# --------------------------------------------------------------------------- 3. too few trials
+
+
+def test_too_few_trials_gives_no_numbers():
+    x, y = planted(8, seed=0)
+    res = importance_with_intervals(x, y, params_of(x), "max")
+    assert not res.ranked and res.table.empty
+    assert res.message == f"too few trials to rank hyperparameters (n = 8 < {MIN_TRIALS})"
+    assert 20 <= MIN_TRIALS <= 30
+
+
+# --------------------------------------------------------------------------- 4. mode="min"
+
+
+def test_mode_min_flips_directions():
+    x, y = planted(60, seed=2)
+    params = params_of(x)
+    up = rank_correlations(x, y, params, mode="max").set_index("Param")
+    down = rank_correlations(x, -y, params, mode="min").set_index("Param")
+    worse = rank_correlations(x, y, params, mode="min").set_index("Param")
+    assert np.allclose(up["Rho"], -down["Rho"])
+    assert np.allclose(up["CI low"], -down["CI high"]) and np.allclose(up["p"], down["p"])
+    assert up.loc["optim.lr", "Direction"] == "larger is better"
+    assert down.loc["optim.lr", "Direction"] == "larger is better"  # loss falls with lr
+    assert worse.loc["optim.lr", "Direction"] == "larger is worse"  # same y, lower is better
+
+    lev_up = level_effects(x, y, params, "max").iloc[0]
+    lev_down = level_effects(x, -y, params, "min").iloc[0]
+    lev_worse = level_effects(x, y, params, "min").iloc[0]
+    assert lev_up["Better"] == lev_down["Better"] == "adam"
+    assert lev_worse["Better"] == "sgd"
+    assert np.isclose(lev_up["Effect"], -lev_down["Effect"])
+
+    # PED-ANOVA looks at the best trials: the top by the mode
+    a = importance_with_intervals(x, y, params, "max", **BOOT).table.set_index("Param")
+    b = importance_with_intervals(x, -y, params, "min", **BOOT).table.set_index("Param")
+    assert np.allclose(a["Importance"], b.loc[a.index, "Importance"])
+
+
+# --------------------------------------------------------------------------- 5. Ray's example
+
+
+def tune_basic_example(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """ray.tune.examples.tune_basic_example: width ~ U(0, 20), height ~ U(-100, 100),
+    activation a grid over relu/tanh (no effect), steps = 100; the final mean_loss is
+    evaluation_fn(99, width, height) = 1 / (0.1 + width * 99 / 100) + 0.1 * height."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"width": rng.uniform(0, 20, n), "height": rng.uniform(-100, 100, n),
+                      "activation": np.tile(["relu", "tanh"], n // 2), "steps": 100})
+    y = 1 / (0.1 + x["width"] * 99 / 100) + 0.1 * x["height"]
+    return x, y.rename("mean_loss")
+
+
+@pytest.mark.parametrize("n", [20, 100])
+def test_tune_basic_example(n: int):
+    x, y = tune_basic_example(n, seed=0)
+    params = params_of(x)
+    rho = rank_correlations(x, y, params, mode="min")
+    assert "steps: the same value in every trial: skipped" in rho.attrs["notes"]
+    h, w = row(rho, "height"), row(rho, "width")
+    assert h["Rho"] > 0.9 and h["CI low"] > 0.7 and h["Direction"] == "larger is worse"
+    assert abs(w["Rho"]) < h["Rho"]
+    lev = level_effects(x, y, params, "min").iloc[0]
+    assert covers(lev["CI low"], lev["CI high"], 0.0) and lev["Better"] == ""
+
+    imp = importance_with_intervals(x, y, params, "min", **BOOT)
+    if n < MIN_TRIALS:
+        assert not imp.ranked and imp.message.startswith("too few trials")
+        return
+    t = imp.table.set_index("Param")
+    assert list(imp.table["Param"]) == ["height", "width", "activation"]
+    assert t.loc["height", "Above noise"] and t.loc["height", "Separated"]
+    assert t.loc["height", "Share"] > 0.9
+    assert not t.loc["activation", "Above noise"]
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_nan_metric_constant_param_and_tied_metric():
+    x, y = planted(40, seed=4)
+    x["const"] = 3.0
+    y.iloc[:5] = np.nan
+    params = params_of(x)
+    rho = rank_correlations(x, y, params)
+    assert set(rho["N"]) == {35}
+    assert "5 trial(s) without a finite metric left out" in rho.attrs["notes"]
+    assert "const: the same value in every trial: skipped" in rho.attrs["notes"]
+    imp = importance_with_intervals(x, y, params, **BOOT)
+    assert imp.n == 35 and "const" not in set(imp.table["Param"])
+
+    tied = pd.Series(1.0, index=x.index)
+    for df in (rank_correlations(x, tied, params), level_effects(x, tied, params)):
+        assert df.empty and any("the same in all" in s for s in df.attrs["notes"])
+    res = importance_with_intervals(x, tied, params)
+    assert not res.ranked and "the same in all" in res.message
+
+
+def test_forest_fallback_and_methods():
+    x, y = planted(40, seed=5)
+    res = importance_with_intervals(x, y, params_of(x), use_optuna=False, n_boot=8, n_perm=8)
+    assert res.method in METHODS and res.table["Param"].iloc[0] == "optim.lr"
+    assert all(m in METHODS for m in ("Spearman rho, percentile bootstrap", "Welch t"))
+    given = [Param("optim.lr", "numeric", True), Param("optim.name", "categorical")]
+    assert list(rank_correlations(x, y, given)["Param"]) == ["optim.lr"]
+
+
+def test_tune_basic_example_width_is_small():
+    """width's real effect on the final loss is small (rho -0.047 over 400,000 simulated
+    trials: the 1/(0.1 + width) term is mostly below 1 while 0.1 * height spans ±10), so at
+    100 trials its interval should cover -0.047 (not be called) in about 95% of searches."""
+    hits = 0
+    for s in range(40):
+        x, y = tune_basic_example(100, seed=100 + s)
+        w = row(rank_correlations(x, y, params_of(x), mode="min", n_resamples=499, seed=s),
+                "width")
+        hits += covers(w["CI low"], w["CI high"], -0.047)
+    assert hits >= 35, f"width's interval covered -0.047 in {hits} of 40 searches"
