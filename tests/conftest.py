@@ -13,6 +13,11 @@ from tests.idx_utils import make_fake_root
 # Every Ray the tests start (in-process or in subprocesses) stays on 127.0.0.1.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
+# The README's command gives a relative TUNE_BENCH_DATA_DIR (../shared/data): made absolute
+# here, once, for this process and every process the tests start in another working directory
+# (tune-bench subprocesses, the cluster hosts of tests/hosts.py).
+if os.environ.get("TUNE_BENCH_DATA_DIR"):
+    os.environ["TUNE_BENCH_DATA_DIR"] = str(Path(os.environ["TUNE_BENCH_DATA_DIR"]).resolve())
 REAL_DATA = os.environ.get("TUNE_BENCH_DATA_DIR")
 
 

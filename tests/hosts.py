@@ -144,6 +144,13 @@ class Host:
     hidden: tuple[Path, ...] = ()
     procs: list[subprocess.Popen] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # The host's processes run in its home, so a relative path (e.g. the README's
+        # TUNE_BENCH_DATA_DIR=../shared/data) would name another directory there, or none
+        # ("mount point does not exist"): every path is made absolute against the caller's cwd.
+        self.home = Path(self.home).resolve()
+        self.hidden = tuple(Path(d).resolve() for d in self.hidden)
+
     @property
     def ray_temp_dir(self) -> Path:
         """This host's Ray `--temp-dir` (hidden from the other host)."""
@@ -588,10 +595,10 @@ class TwoHosts:
 
 def _hidden_on_worker(tiny_root: Path) -> list[Path]:
     """The dataset directories a test session uses: hidden on the worker host."""
-    dirs = [tiny_root]
+    dirs = [Path(tiny_root).resolve()]
     real = os.environ.get("TUNE_BENCH_DATA_DIR")
     if real and Path(real).is_dir():
-        dirs.append(Path(real))
+        dirs.append(Path(real).resolve())  # relative in the README's command
     return dirs
 
 
