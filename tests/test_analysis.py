@@ -619,13 +619,13 @@ def test_errored_trials_listed(q1: pd.DataFrame) -> None:
 def test_all_tables_missing_pieces(q1: pd.DataFrame) -> None:
     tables = an.all_tables(q1)
     keys = [t.key for t in tables]
-    assert keys == ["trials", "effects", "anova", "importance", "best_per_configuration",
-                    "top_runs",
+    assert keys == ["trial_states", "effects", "associations", "anova", "importance",
+                    "best_per_configuration", "top_runs",
                     "best_config_per_dataset_model", "svm", "svm_best", "cpu_vs_gpu",
-                    "cross_method", "best_models", "errors"]
+                    "cross_method", "best_models", "schedules", "errors"]
     got = {t.key: t for t in tables}
     assert got["svm"].df.empty and got["svm"].notes == ["not available: no finished SVM trials"]
-    assert starred(got["trials"]).iloc[0][["TERMINATED", "ERROR", "PENDING", "total"]].tolist() == [
+    assert starred(got["trial_states"]).iloc[0][["TERMINATED", "ERROR", "PENDING", "total"]].tolist() == [
         "10", "1", "1", "12"]
     assert not got["errors"].df.empty
 
@@ -760,7 +760,7 @@ def test_stopped_early_trials_in_tables(tmp_path: Path) -> None:
     counts = starred(an.state_counts(df))
     assert list(counts.columns) == ["Experiment", "TERMINATED", "total", "stopped early"]
     assert counts.values.tolist() == [["asha", "4", "4", "3"]]
-    assert any(n.startswith("stopped early: TERMINATED trials a scheduler") for n in
+    assert any(n.startswith("stopped early: finished trials a scheduler stopped") for n in
                an.state_counts(df).notes)
     early = df.loc[3, "trial_id"]
     top = an.top_runs(df)

@@ -23,7 +23,6 @@ from tune_bench.analysis import anova as av
 from tune_bench.analysis import effects as ef
 from tune_bench.analysis import findings as fi
 from tune_bench.analysis import hardware as hw
-from tune_bench.analysis import importance as im
 from tune_bench.analysis.design import Target, blocks, design
 from tune_bench.cli import main
 from tune_bench.report import plots
@@ -268,25 +267,25 @@ def _random_search(n: int = 60) -> pd.DataFrame:
                  ["dataset", "lr", "weight_decay", "optimizer", "batch_size", "seed"])
 
 
-@pytest.mark.parametrize("use_optuna", [True, False])
-def test_importance_of_a_random_search(use_optuna: bool) -> None:
-    if use_optuna:
-        pytest.importorskip("optuna")
+def test_random_search_is_a_sampled_design_with_intervals() -> None:
+    """A random search is not read as a grid: lr and weight_decay are sampled, the findings say
+    so, give no matched pairs or ANOVA, and rank lr (a non-monotone, dominant effect) first by
+    importance with an interval above the noise level."""
     df = _random_search()
     (d,) = blocks(df, TEST_ACC)
-    assert d.factors == ["lr", "weight_decay", "optimizer", "batch_size"] and not d.dropped
-    assert not d.complete and d.gridded == ["optimizer", "batch_size"]
-    imp = im.importance(d, df[d.factors], use_optuna=use_optuna)
-    assert imp["Factor"].iloc[0] == "lr" and set(imp["Factor"]) == set(d.factors)
-    assert imp["Method"].iloc[0].startswith("optuna" if use_optuna else "scikit-learn")
-
-
-def test_random_search_findings_show_importance() -> None:
-    f = fi.findings(_random_search())
+    assert d.kind == "sampled" and d.sampled == ["lr", "weight_decay"] and not d.dropped
+    f = fi.findings(df)
     text = " ".join(f.sections[0][1])
-    assert "no complete grid, so importance instead" in text and "lr " in text
-    table = fi.importance_table(_random_search())
+    assert text.startswith("design: sampled search, 60 trials drawn at random")
+    assert "matched pair" not in text.replace("no matched pairs", "") and "type II" not in text
+    b = fi.study(df).blocks[0]
+    imp = b.importance.table
+    assert imp["Param"].iloc[0] == "lr" and bool(imp["Above noise"].iloc[0])
+    assert imp.loc[imp["Param"] == "lr", "CI low"].iloc[0] > imp.loc[
+        imp["Param"] == "weight_decay", "CI high"].iloc[0]
+    table = fi.importance_table(df)
     assert table is not None and table.df["Importance"].dtype == float
+    assert fi.effects_table(df) is None and fi.anova_table(df) is None
 
 
 # --------------------------------------------------------------------------- reports
@@ -335,7 +334,7 @@ def test_saved_spec_metric_and_cli_options(grid_exp: Path, tmp_path: Path,
     with pytest.raises(SystemExit) as exc:
         main(["analyze", str(exp), "--metric", "nope"])
     err = capsys.readouterr().err.strip()
-    assert exc.value.code == 2 and err == "error: --metric: no trial reports 'nope'"
+    assert exc.value.code == 2 and err.startswith("error: --metric: no trial reports 'nope'; ")
     with pytest.raises(SystemExit) as exc:
         main(["analyze", str(exp), "--mode", "sideways"])
     err = capsys.readouterr().err.strip()
@@ -357,7 +356,7 @@ def test_findings_plots_render(grid_exp: Path, tmp_path: Path) -> None:
     assert rs is not None and rs.read_bytes()[:8] == PNG_MAGIC
     report.write_report([grid_exp], "html", out=tmp_path / "html")
     doc = (tmp_path / "html" / "report.html").read_text()
-    assert doc.index('id="findings"') < doc.index('id="trials"')
+    assert doc.index('id="findings"') < doc.index('id="trial_states"')
     for name in ("main effects", "interaction", "parallel coordinates"):
         assert f"<figcaption>{name}</figcaption>" in doc
 
@@ -397,19 +396,33 @@ def test_plain_ray_tune_experiment(ray_session, tmp_path: Path, monkeypatch: pyt
     capsys.readouterr()
     main(["analyze", str(tmp_path / "results" / "plain"), "--metric", "score", "--mode", "max"])
     out = capsys.readouterr().out
-    assert "## Findings" in out and "12 finished trials" in out
+    assert "## Findings" in out and "design: complete 2 × 2 × 3 grid over a, b, c" in out
     # not an accuracy: differences in the metric's own units
     assert "a: y − x = +0.50" in out and "6 of 6 pairs favour y" in out
     assert "## ANOVA (variance explained)" in out
 
 
-def test_no_metric_reported_says_so(tmp_path: Path) -> None:
+def test_metric_chosen_only_when_one_candidate(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """Without a recorded metric: the only metric the trials report is analyzed (and said);
+    with several, analyze and status list them and ask for --metric (exit 2, one line)."""
     exp = write_experiment(tmp_path, "other", [
         {"config": {"a": 1}, "results": [{"loss": 0.5}]},
         {"config": {"a": 2}, "results": [{"loss": 0.4}]}])
     text = report.write_report([exp], "markdown")
-    assert "no trial reports test_acc: nothing to infer" in text
+    assert "_metric: loss (lower is better; the only metric the trials report; mode from its " \
+        "name)_" in text
+    assert "best trial: " in text and "loss 0.40" in text
     text = report.write_report([exp], "markdown", metric="loss", mode="min")
-    assert "_metric: loss (lower is better)_" in text
+    assert "_metric: loss (lower is better; --metric)_" in text
     assert "a: 2 − 1 = -0.10 from a single matched pair: no interval, no conclusion." in text
     assert "no ANOVA: single runs of a one-factor grid" in text
+    two = write_experiment(tmp_path, "two", [
+        {"config": {"a": 1}, "results": [{"loss": 0.5, "acc": 0.7}]},
+        {"config": {"a": 2}, "results": [{"loss": 0.4, "acc": 0.8}]}])
+    for cmd in (["analyze", str(two)], ["status", str(two)]):
+        with pytest.raises(SystemExit) as exc:
+            main(cmd)
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and len(err.splitlines()) == 1, err
+        assert "the trials report 2: loss, acc; choose one with --metric" in err

@@ -47,7 +47,9 @@ def test_markdown_render(study: Path) -> None:
 
 def test_render_absent_table() -> None:
     t = an.Table("svm", "SVM", pd.DataFrame(), ["not available: no finished SVM trials"])
-    assert report.render([t]) == "## SVM\n\n_not available: no finished SVM trials_\n"
+    assert report.render([t]) == "\n_Not shown, nothing to show: SVM (no finished SVM trials)._\n"
+    # CSV and LaTeX keep the table with its note (tools read the files they expect)
+    assert "no finished SVM trials" in report.render([t], "latex")
 
 
 def test_markdown_to_out_and_csv(study: Path, tmp_path: Path) -> None:
@@ -57,7 +59,7 @@ def test_markdown_to_out_and_csv(study: Path, tmp_path: Path) -> None:
     summary = report.write_report([study], "csv", out=out)
     files = sorted(p.name for p in out.glob("*.csv"))
     assert files == sorted(f"{k}.csv" for k in (
-        "trials", "effects", "importance", "best_per_configuration", "top_runs",
+        "trial_states", "effects", "best_per_configuration", "top_runs",
         "best_config_per_dataset_model", "svm", "svm_best", "cpu_vs_gpu", "cross_method",
         "best_models", "errors"))
     assert f"wrote {out / 'svm.csv'}" in summary
@@ -90,7 +92,7 @@ def test_csv_tables_load_as_numbers(tmp_path: Path) -> None:
     out = tmp_path / "csv"
     main(["analyze", str(_repeats_study(tmp_path)), "--format", "csv", "--out", str(out)])
     files = {p.stem: pd.read_csv(p) for p in sorted(out.glob("*.csv"))}
-    assert len(files) == 13
+    assert len(files) == 12
     for name, df in files.items():
         for col in df.columns:
             if df[col].dtype != object:
@@ -100,7 +102,7 @@ def test_csv_tables_load_as_numbers(tmp_path: Path) -> None:
             assert not cells.str.contains(r"±|^\d+/\d+$|\d\*$").any(), (name, col)
             assert pd.to_numeric(cells, errors="coerce").isna().any(), (name, col)  # text
     numeric = {
-        "trials": ["TERMINATED", "ERROR", "PENDING", "total"],
+        "trial_states": ["TERMINATED", "ERROR", "PENDING", "total"],
         "best_per_configuration": ["Batch Size", "LR", "ResNet-18 Acc (%)",
                                    "ResNet-18 Acc std (%)", "ResNet-18 Acc 95% CI low (%)",
                                    "ResNet-18 Acc 95% CI high (%)", "ResNet-18 Acc n",
@@ -122,7 +124,6 @@ def test_csv_tables_load_as_numbers(tmp_path: Path) -> None:
         "effects": ["Effect", "CI low", "CI high", "Pairs", "Favour A", "Favour B", "Ties",
                     "p", "p (Holm)"],
         "anova": ["SS", "df", "F", "p", "p (Holm)", "Share (%)"],
-        "importance": ["Importance", "Std"],
     }
     for name, cols in numeric.items():
         for col in cols:
@@ -202,7 +203,7 @@ def test_plots(study: Path, tmp_path: Path) -> None:
     paths = plots.make_plots(df, tmp_path)
     # one learning rate per dataset and model here: no heatmap of a single column
     assert [p.name for p in paths] == [
-        "main_effects.png", "parallel_coordinates.png", "importance.png",
+        "main_effects.png", "parallel_coordinates.png",
         "efficiency_frontier.png", "cpu_gpu_speedup.png",
         "flops_vs_time.png", "training_curves.png", "confusion_matrix.png"]
     for p in paths:
@@ -252,8 +253,8 @@ def test_html_self_contained_and_renders(study: Path, tmp_path: Path) -> None:
     doc = page.read_text()
     assert not re.search(r"https?:", doc, re.I)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", doc)
-    assert doc.count('src="data:image/png;base64,') == 8
-    assert doc.index('id="findings"') < doc.index('id="trials"')
+    assert doc.count('src="data:image/png;base64,') == 7
+    assert doc.index('id="findings"') < doc.index('id="trial_states"')
     assert "<b>99.06</b>" in doc and "Aggregated best results per configuration" in doc
     browser = _chromium()
     if browser is None:
@@ -301,7 +302,7 @@ def test_html_layout_in_chromium(study: Path, tmp_path: Path, width: int) -> Non
     report.write_report([study], "html", out=out)
     doc = (out / "report.html").read_text()
     assert doc.index('id="findings"') < doc.index('id="best_models"') < \
-        doc.index('class="toc"') < doc.index('id="trials"') < doc.index('id="plots"')
+        doc.index('class="toc"') < doc.index('id="trial_states"') < doc.index('id="plots"')
     page = tmp_path / "probe.html"
     page.write_text(doc.replace("</body>", _LAYOUT_PROBE + "</body>"))
     height = 900
@@ -335,7 +336,7 @@ def test_markdown_says_each_note_once_and_states_in_words(study: Path, tmp_path:
     assert re.search(r"\|\s+finished\s+\|\s+errored\s+\|\s+pending\s+\|", text), text
     assert "TERMINATED" not in text
     report.write_report([study], "csv", out=tmp_path)  # machines keep Tune's names
-    assert (tmp_path / "trials.csv").read_text().splitlines()[0].startswith(
+    assert (tmp_path / "trial_states.csv").read_text().splitlines()[0].startswith(
         "Experiment,TERMINATED,ERROR,PENDING")
 
 

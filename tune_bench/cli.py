@@ -98,6 +98,12 @@ def _scalar(value: str) -> Any:
     return v
 
 
+def _option_error(e: ConfigError) -> ConfigError:
+    """A ConfigError about `metric`/`mode` worded with the option the user types."""
+    key, _, reason = str(e).partition(": ")
+    return ConfigError(f"{_as_option(key)}: {reason}") if key in ("metric", "mode") else e
+
+
 def _as_option(key: str) -> str:
     """'batch_size' -> '--batch-size': the option as the user typed it."""
     return f"--{key.replace('_', '-')}"
@@ -394,8 +400,15 @@ def resume(
 
 
 @app.command(epilog="[bold]Example[/bold]: tune-bench status ray_results/smoke")
-def status(experiment_dir: Annotated[str, typer.Argument(
-        help="The experiment directory, or its URI (s3://...).")]) -> None:
+def status(
+    experiment_dir: Annotated[str, typer.Argument(
+        help="The experiment directory, or its URI (s3://...).")],
+    metric: Annotated[str | None, typer.Option(
+        help="Metric the best trial is chosen by (default: the sweep's, else Tune's own, "
+        "else the only one the trials report).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="max or min: whether a higher metric is better.")] = None,
+) -> None:
     """Trials per state and the best so far, read from disk (no Ray needed)."""
     from tune_bench.report import status_summary
     from tune_bench.storage import is_uri
@@ -403,7 +416,10 @@ def status(experiment_dir: Annotated[str, typer.Argument(
 
     if not is_uri(experiment_dir):
         check_not_storage_root(Path(experiment_dir), "status")
-    out.print(status_summary(experiment_dir))
+    try:
+        out.print(status_summary(experiment_dir, metric, mode))
+    except ConfigError as e:
+        raise _option_error(e) from None
 
 
 @app.command(epilog="[bold]Examples[/bold]:\n"
@@ -436,10 +452,7 @@ def analyze(
         text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export, metric=metric,
                             mode=mode)
     except ConfigError as e:
-        key, _, reason = str(e).partition(": ")
-        if key in ("metric", "mode"):
-            raise ConfigError(f"{_as_option(key)}: {reason}") from None
-        raise
+        raise _option_error(e) from None
     out.print(text, markup=False, highlight=False)
 
 

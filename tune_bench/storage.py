@@ -393,7 +393,8 @@ def _copy_readable(exp: Storage, local: Path) -> None:
                 continue
             if info.type == pyarrow.fs.FileType.Directory:
                 (local / rel).mkdir(parents=True, exist_ok=True)
-            elif rel.endswith(READ_SUFFIXES):
+            elif rel.endswith(READ_SUFFIXES) or (rel.endswith(".pkl") and "/" not in rel):
+                # tuner.pkl, searcher-state-*.pkl: read as opcodes, never unpickled
                 (local / rel).parent.mkdir(parents=True, exist_ok=True)
                 (local / rel).write_bytes(exp.read_bytes(rel))
     except OSError as e:

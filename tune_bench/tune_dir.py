@@ -36,9 +36,20 @@ except ImportError:  # pragma: no cover
     _orjson = None
 
 SPEC_FILE = "tune_bench_spec.json"
+TUNER_FILE = "tuner.pkl"
+# The key under which tune-bench's sweeps put each grid point (sweep/run.py).
+GRID_WRAPPER = "variant"
 # tune-bench's record of the driver of the last run or resume: host, pid, started, and
 # `ended` with `interrupted` once Tuner.fit() returned (see `run_state`).
 DRIVER_FILE = "tune_bench_driver.json"
+# Keys Tune adds to every result (ray.tune.result's AUTO_RESULT_KEYS and friends): bookkeeping,
+# never a metric of the trainable.
+AUTO_RESULT_KEYS = frozenset({
+    "training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "date", "done",
+    "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore",
+    "timesteps_total", "timesteps_since_restore", "episodes_total", "experiment_id",
+    "trial_id", "config", "should_checkpoint", "checkpoint_dir_name", "experiment_tag",
+    "warmup_time", "episodes_this_iter", "timesteps_this_iter", "time_total"})
 STATES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "INCOMPLETE")
 # Tune statuses of a trial that has not finished: left so by an interrupted `Tuner.fit()`.
 UNFINISHED = frozenset({"PENDING", "RUNNING", "PAUSED"})
@@ -54,16 +65,19 @@ _EXC_RE = re.compile(
 
 
 def flatten_config(config: dict) -> dict[str, Any]:
-    """A trial's flat config: nested dicts become plain keys (`{"variant": {"C": 2}}` -> `C`).
+    """A trial's flat config: nested dicts become full dotted keys (`{"encoder": {"dropout":
+    0.1}}` -> `encoder.dropout`); lists and other values are kept as they are.
 
-    A shallower key overrides a nested one of the same name: sampled axes at the top level
-    override the grid point tune-bench puts under `variant`.
+    tune-bench's own sweeps put the grid point under `variant`: that prefix is dropped, and a
+    key at the top level overrides the same key under `variant` (sampled axes at the top level
+    override the grid point).
     """
     if not any(isinstance(v, dict) for v in config.values()):
         return dict(config)
     out: dict[str, Any] = {}
     for path, value in sorted(_walk(config), key=lambda pv: pv[0].count(".")):
-        out.setdefault(path.rsplit(".", 1)[-1], value)
+        key = path.removeprefix(f"{GRID_WRAPPER}.")
+        out.setdefault(key, value)
     return out
 
 
@@ -110,11 +124,52 @@ def trial_state(status: str | None, results: list[dict], error_text: str | None)
     return "INCOMPLETE" if results else "PENDING"
 
 
-def is_stopped_early(state: str, config: dict[str, Any], results: list[dict]) -> bool:
-    """A TERMINATED ResNet trial (flat config) whose last result lacks `final`: the scheduler
-    stopped it before its last epoch."""
-    return (state == "TERMINATED" and config.get("trainer") == "resnet" and bool(results)
-            and not results[-1].get("final"))
+def is_stopped_early(state: str, config: dict[str, Any], results: list[dict],
+                     budget: float | None = None, scheduler: str | None = None) -> bool:
+    """Whether a TERMINATED trial (flat config) was stopped by a scheduler before its end.
+
+    - tune-bench's ResNet trials mark their last epoch `final`: a last result without it;
+    - under a scheduler that stops trials (ASHA, HyperBand, median stopping): fewer iterations
+      than `budget`, the most any trial of the experiment reached (HyperBand stops paused
+      trials without marking any result `done`);
+    - under one that never does (FIFO, population-based training): never;
+    - scheduler unknown: Tune marks a result `done` when a scheduler or a stopper stops the
+      trial (a function that returns by itself leaves `done` false on every line), so a last
+      result marked `done` before `budget`.
+    Without `budget`, only the first rule applies.
+    """
+    if state != "TERMINATED" or not results:
+        return False
+    last = results[-1]
+    if config.get("trainer") == "resnet":
+        return not last.get("final")
+    if config.get("trainer") == "svm" or budget is None or scheduler in NON_STOPPING_SCHEDULERS:
+        return False
+    if scheduler not in STOPPING_SCHEDULERS and last.get("done") is not True:
+        return False
+    reached = iteration(last)
+    return reached is not None and reached < budget
+
+
+def iteration(result: dict) -> float | None:
+    """The result's `training_iteration` (Tune counts every report), None without one."""
+    v = result.get("training_iteration")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def config_schedule(results: list[dict]) -> list[tuple[int, dict[str, Any]]]:
+    """(first iteration, flat config) each time the `config` recorded in the trial's results
+    changes, e.g. population-based training's perturbations; [] when it never changes."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, r in enumerate(results):
+        cfg = r.get("config")
+        if not isinstance(cfg, dict):
+            continue
+        flat = flatten_config(cfg)
+        if not out or flat != out[-1][1]:
+            it = iteration(r)
+            out.append((int(it) if it is not None else i + 1, flat))
+    return out if len(out) > 1 else []
 
 
 def error_line(text: str) -> str | None:
@@ -249,6 +304,110 @@ def _pid_alive(pid: Any) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- tuner.pkl
+
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
+                         "SHORT_BINSTRING", "BINSTRING", "STRING"})
+_GET_OPS = frozenset({"BINGET", "LONG_BINGET", "GET"})
+_MODES = frozenset({"max", "min"})
+
+
+def _pickle_strings(data: bytes) -> list[str | None]:
+    """The values a pickle pushes, in order: strings (memoized ones resolved), None for
+    anything else. `pickletools.genops` only decodes opcodes: nothing is executed."""
+    import pickletools
+
+    out: list[str | None] = []
+    memo: dict[int, str | None] = {}
+    last: str | None = None
+    for op, arg, _ in pickletools.genops(data):
+        if op.name in _STRING_OPS:
+            last = arg if isinstance(arg, str) else None
+        elif op.name in _GET_OPS:
+            last = memo.get(int(arg))
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = last
+            continue
+        elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[int(arg)] = last
+            continue
+        else:
+            last = None
+        out.append(last)
+    return out
+
+
+# Tune's schedulers that stop trials before the others (ASHA, HyperBand, median stopping), and
+# those that never do (FIFO; population-based training replaces configs instead).
+STOPPING_SCHEDULERS = frozenset({"AsyncHyperBandScheduler", "ASHAScheduler",
+                                 "HyperBandScheduler", "HyperBandForBOHB", "MedianStoppingRule"})
+NON_STOPPING_SCHEDULERS = frozenset({"FIFOScheduler", "PopulationBasedTraining",
+                                     "PopulationBasedTrainingReplay", "PB2"})
+
+
+def tuner_scheduler(path: str | Path) -> str | None:
+    """The class name of the trial scheduler Tune was given (e.g. "AsyncHyperBandScheduler"),
+    read from tuner.pkl's opcodes without unpickling; "FIFOScheduler" when tuner.pkl names
+    Tune's TuneConfig but no scheduler; None when there is no readable tuner.pkl."""
+    data = _read_bytes(os.path.join(str(path), TUNER_FILE))
+    if not data:
+        return None
+    try:
+        values = _pickle_strings(data)
+    except Exception:  # noqa: BLE001
+        return None
+    for i, v in enumerate(values[:-1]):
+        if v and v.startswith("ray.tune.schedulers") and values[i + 1]:
+            return values[i + 1]
+    return "FIFOScheduler" if "ray.tune.tune_config" in values else None
+
+
+def tuner_target(path: str | Path) -> tuple[str | None, str | None]:
+    """The metric and mode Tune was given, read from the experiment's tuner.pkl without
+    unpickling it: the value after a `metric` key (TuneConfig), else after a `_metric` key (a
+    scheduler's or searcher's); the same for `mode`. (None, None) when absent, unreadable or
+    not one metric (a multi-objective search gives a list)."""
+    data = _read_bytes(os.path.join(str(path), TUNER_FILE))
+    if not data:
+        return None, None
+    try:
+        values = _pickle_strings(data)
+    except Exception:  # noqa: BLE001  (a torn or foreign file: no target)
+        return None, None
+
+    def after(keys: tuple[str, ...], ok) -> str | None:
+        for key in keys:
+            for i, v in enumerate(values[:-1]):
+                if v == key and values[i + 1] is not None and ok(values[i + 1]):
+                    return values[i + 1]
+        return None
+
+    metric = after(("metric", "_metric"), lambda v: v not in _MODES and v != "_mode")
+    mode = after(("mode", "_mode"), lambda v: v in _MODES)
+    return metric, mode if metric else None
+
+
+_WRAPPERS = frozenset({"Searcher", "SearchAlgorithm", "ConcurrencyLimiter", "Repeater",
+                       "SearchGenerator", "BasicVariantGenerator"})
+
+
+def searcher_name(path: str | Path) -> str | None:
+    """The search algorithm Tune was given when it is not its default random/grid generator
+    (e.g. "OptunaSearch"), from the class tuner.pkl names (read without unpickling); None for
+    the default or when unknown."""
+    data = _read_bytes(os.path.join(str(path), TUNER_FILE))
+    try:
+        values = _pickle_strings(data) if data else []
+    except Exception:  # noqa: BLE001
+        return None
+    for i, v in enumerate(values[:-1]):
+        name = values[i + 1]
+        if v and v.startswith("ray.tune.search") and not v.startswith("ray.tune.search.sample") \
+                and name and name[:1].isupper() and name not in _WRAPPERS:
+            return name
+    return None
+
+
 # --------------------------------------------------------------------------- snapshot
 
 
@@ -302,6 +461,8 @@ class TrialRecord:
     config: dict[str, Any]  # flat
     results: list[dict] = field(default_factory=list)
     stopped_early: bool = False
+    # (first iteration, flat config) per config a trial ran with, when it changed (PBT)
+    schedule: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -327,7 +488,7 @@ def read_trial(path: str, dirname: str, meta: dict | None = None) -> TrialRecord
     state = trial_state((meta or {}).get("status"), results, error_text)
     return TrialRecord(dirname, path, trial_id, state,
                        error_line(error_text) if error_text else None, flat, results,
-                       is_stopped_early(state, flat, results))
+                       is_stopped_early(state, flat, results), config_schedule(results))
 
 
 def read_experiment(path: Path) -> tuple[list[TrialRecord], list[str]]:
@@ -348,6 +509,11 @@ def read_experiment(path: Path) -> tuple[list[TrialRecord], list[str]]:
     dirs = {e.name for e in entries if e.is_dir()} | set(meta_by_dir)
     trials = [t for name in sorted(dirs)
               if (t := read_trial(os.path.join(str(path), name), name, meta_by_dir.get(name)))]
+    reached = [it for t in trials if (it := iteration(t.last)) is not None]
+    if reached:
+        budget, scheduler = max(reached), tuner_scheduler(path)
+        for t in trials:
+            t.stopped_early = is_stopped_early(t.state, t.config, t.results, budget, scheduler)
     if not trials:
         if marked:
             raise ExperimentError(f"{path}: no trials in this experiment")
@@ -384,13 +550,21 @@ def check_not_storage_root(path: Path, command: str) -> None:
                                  if command == "analyze" and len(names) > 1 else ""))
 
 
-def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None) -> str:
-    """e.g. "3 stopped early (ASHA) at epochs 1-2" for the last epochs of stopped trials."""
+def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None,
+                       unit: str = "epoch") -> str:
+    """e.g. "3 stopped early (ASHA) at epoch 1", "17 stopped early at iteration 5 (13) and 20
+    (4)" for the last epochs (iterations) of stopped trials."""
     at = sorted(int(e) for e in epochs)
     if not at:
         return ""
     by = f" ({scheduler})" if scheduler else ""
-    where = f"epoch {at[0]}" if at[0] == at[-1] else f"epochs {at[0]}-{at[-1]}"
+    counts = {k: at.count(k) for k in dict.fromkeys(at)}
+    if len(counts) == 1:
+        where = f"{unit} {at[0]}"
+    elif len(counts) <= 4 and unit != "epoch":
+        where = f"{unit}s " + ", ".join(f"{k} ({n})" for k, n in counts.items())
+    else:
+        where = f"{unit}s {at[0]}-{at[-1]}"
     return f"{len(at)} stopped early{by} at {where}"
 
 

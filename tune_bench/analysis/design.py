@@ -10,92 +10,32 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tune_bench.analysis.columns import config_columns, numeric
-from tune_bench.errors import ConfigError
+from tune_bench.analysis.columns import config_columns, numeric, stopped_early
+from tune_bench.analysis.target import (  # noqa: F401  (re-exported)
+    DEFAULT_METRIC,
+    DEFAULT_MODE,
+    MODES,
+    Target,
+    resolve_target,
+    set_target,
+    target_of,
+)
 from tune_bench.report.format import fmt, label, present, sort_key
+from tune_bench.tune_dir import stopped_early_text
 
-DEFAULT_METRIC = "test_acc"
-DEFAULT_MODE = "max"
-MODES = ("max", "min")
-SPEC_FILE = "tune_bench_spec.json"
 # Config keys that identify a run rather than define a treatment.
 BOOKKEEPING = frozenset({"seed", "trial_id", "trial_name", "experiment", "experiment_tag",
                          "trial_dir", "storage_path", "data_dir", "name"})
 BLOCK_KEYS = ("dataset", "trainer")
 MAX_LEVELS = 12  # factors with more levels are sampled, not gridded: importance, not pairs
 _LABELLED = ("dataset", "model", "optimizer", "kernel")
-
-
-@dataclass(frozen=True)
-class Target:
-    """The metric analyzed, its direction, and how it is shown: accuracies reported as
-    fractions are shown in percentage points (scale 100)."""
-
-    metric: str = DEFAULT_METRIC
-    mode: str = DEFAULT_MODE
-    scale: float = 1.0
-
-    @property
-    def unit(self) -> str:
-        return "points" if self.scale == 100 else self.metric
-
-    def show(self, x: float, signed: bool = False, places: int = 2) -> str:
-        """A value (or a difference, `signed`) in display units."""
-        if not present(x) or not math.isfinite(x):
-            return "-"
-        v = x * self.scale
-        return f"{v:+.{places}f}" if signed else f"{v:.{places}f}"
-
-    def better(self, diff: float) -> bool:
-        """Whether a positive `diff` (b - a) means b is better."""
-        return diff > 0 if self.mode == "max" else diff < 0
-
-
-def spec_target(paths: Sequence[str | Path]) -> tuple[str | None, str | None]:
-    """(metric, mode) from the first experiment's saved tune-bench spec, else (None, None)."""
-    for p in paths:
-        f = Path(p) / SPEC_FILE
-        try:
-            spec = json.loads(f.read_text()).get("spec") or {}
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(spec, dict) and spec.get("metric"):
-            return str(spec["metric"]), str(spec.get("mode") or DEFAULT_MODE)
-    return None, None
-
-
-def resolve_target(df: pd.DataFrame, metric: str | None = None,
-                   mode: str | None = None) -> Target:
-    """The target for `df`: `metric`/`mode` given, else df.attrs (set from the saved spec),
-    else test_acc/max. A metric no trial reports, or a bad mode, is a ConfigError."""
-    metric = metric or df.attrs.get("metric") or DEFAULT_METRIC
-    mode = mode or df.attrs.get("mode") or DEFAULT_MODE
-    if mode not in MODES:
-        raise ConfigError(f"mode: must be max or min (got {mode!r})")
-    values = numeric(df, metric)
-    if not values.notna().any():
-        if metric == DEFAULT_METRIC and "metric" not in df.attrs:
-            return Target(metric, mode)  # no data at all: the tables say so
-        raise ConfigError(f"metric: no trial reports {metric!r}")
-    fraction = metric.endswith(("acc", "accuracy")) and values.dropna().between(0, 1).all()
-    return Target(metric, mode, 100.0 if fraction else 1.0)
-
-
-def target_of(df: pd.DataFrame) -> Target:
-    """The target recorded in df.attrs (by `write_report`), validated leniently."""
-    try:
-        return resolve_target(df)
-    except ConfigError:
-        return Target(df.attrs.get("metric") or DEFAULT_METRIC,
-                      df.attrs.get("mode") or DEFAULT_MODE)
 
 
 # --------------------------------------------------------------------------- blocks
@@ -118,6 +58,16 @@ class Design:
     cells: pd.DataFrame
     levels: dict[str, list[str]]
     dropped: list[str] = field(default_factory=list)
+    # What kind of experiment the block is (`KINDS`), its sampled factors (continuous or
+    # many-level values: every trial its own), the search algorithm when it is adaptive, how
+    # the metric was made comparable under early stopping, and the trials' last values of it
+    # (all trials that reported it; Tune's scope="last") for the best trial.
+    kind: str = "grid"
+    sampled: list[str] = field(default_factory=list)
+    searcher: str | None = None
+    budget: str = ""
+    last: pd.Series | None = None
+    raw: pd.DataFrame | None = None
 
     @property
     def repeats(self) -> bool:
@@ -160,13 +110,23 @@ class Design:
                 "seed-level variation (pooled repeats)")
 
 
+KINDS = {
+    "grid": "grid",
+    "sampled": "sampled search",
+    "pbt": "population-based training",
+}
+
+
 def blocks(df: pd.DataFrame, target: Target) -> Iterator[Design]:
-    """One `Design` per dataset (and trainer, when trainers are mixed) with finished trials."""
+    """One `Design` per dataset (and trainer, when trainers are mixed) with trials that
+    reported the metric."""
     y_all = numeric(df, target.metric)
     fin = df[y_all.notna()]
     keys = [k for k in BLOCK_KEYS if k in fin.columns and fin[k].notna().any()]
+    searchers = set(df.attrs.get("searchers", {}).values())
+    searcher = ", ".join(sorted(searchers)) or None
     if not keys:
-        yield from _designs(fin, target, "all trials")
+        yield from _designs(fin, target, "all trials", searcher)
         return
     text = {k: _as_text(fin[k]) for k in keys}
     varying_keys = [k for k in keys if text[k].nunique() > 1]
@@ -176,12 +136,63 @@ def blocks(df: pd.DataFrame, target: Target) -> Iterator[Design]:
         parts = [label(k, v) if k in _LABELLED else v for k, v in zip(keys, key, strict=True)]
         name = " / ".join(p for k, p, v in zip(keys, parts, key, strict=True)
                           if v != "-" and (k in varying_keys or k == "dataset")) or "all trials"
-        yield from _designs(sub, target, name)
+        yield from _designs(sub, target, name, searcher)
 
 
-def _designs(sub: pd.DataFrame, target: Target, name: str) -> Iterator[Design]:
-    if len(sub):
-        yield design(sub, target, name)
+def _designs(sub: pd.DataFrame, target: Target, name: str,
+             searcher: str | None = None) -> Iterator[Design]:
+    if not len(sub):
+        return
+    last = numeric(sub, target.metric)
+    y, budget = equal_budget(sub, target.metric)
+    d = design(sub[y.notna()], target, name, y=y[y.notna()])
+    d.last, d.budget, d.searcher = last, budget, searcher
+    if "n_configs" in sub.columns and (numeric(sub, "n_configs") > 1).any():
+        d.kind = "pbt"
+    elif d.sampled or searcher:
+        d.kind = "sampled"
+    yield d
+
+
+def equal_budget(sub: pd.DataFrame, metric: str) -> tuple[pd.Series, str]:
+    """The metric of each trial at an equal budget, and how (empty when no trial was stopped
+    early: then each trial's last value).
+
+    When a scheduler stopped some trials early, final values are not comparable (the
+    scheduler chose who went on): the metric at the most iterations every trial reached, when
+    every trial reported it there; else only the trials that ran the full budget."""
+    last = numeric(sub, metric)
+    early = stopped_early(sub)
+    if not early.any():
+        return last, ""
+    n, k_stop = len(sub), int(early.sum())
+    when = stopped_early_text(numeric(sub[early], "iterations").fillna(0), unit="iteration")
+    head = f"{k_stop} of {n} trials {when.split(' ', 1)[1]}"
+    reached = numeric(sub, "iterations")
+    common = reached.min()
+    at = pd.Series(
+        [_value_at(h, metric, common) for h in sub.get("history", [None] * n)], index=sub.index,
+        dtype=float)
+    if math.isfinite(common) and at.notna().all():
+        return at, (f"{head}: effects compare every trial's {metric} at iteration "
+                    f"{int(common)}, the most iterations all of them reached (the scheduler "
+                    "chose which trials went on, so final values are not comparable)")
+    full = last.where(~early)
+    return full, (f"{head}: effects compare only the {int(full.notna().sum())} trials that "
+                  f"ran the full budget ({int(reached.max())} iterations), which the "
+                  "scheduler selected as the promising ones")
+
+
+def _value_at(history: Any, metric: str, iteration: float) -> float:
+    """The metric a trial reported at `iteration` (training_iteration), NaN when it did not."""
+    if not isinstance(history, list):
+        return math.nan
+    for h in history:
+        if h.get("training_iteration") == iteration:
+            v = h.get(metric)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
+                else math.nan
+    return math.nan
 
 
 def _text(v: Any) -> str:
@@ -199,21 +210,16 @@ def _as_text(col: pd.Series) -> pd.Series:
 
 
 def candidate_factors(df: pd.DataFrame) -> list[str]:
-    """Config keys that may be factors: not bookkeeping, not a block key, scalar values."""
-    out = []
-    for c in config_columns(df):
-        if c in BOOKKEEPING or c in BLOCK_KEYS:
-            continue
-        sample = df[c].dropna()
-        if len(sample) and sample.map(lambda v: isinstance(v, (list, dict, tuple))).any():
-            continue
-        out.append(c)
-    return out
+    """Config keys that may be factors: not bookkeeping, not a block key. List and dict values
+    are levels as written (`[64, 64]`)."""
+    return [c for c in config_columns(df) if c not in BOOKKEEPING and c not in BLOCK_KEYS]
 
 
 def _levels(col: pd.Series) -> tuple[pd.Series, list[str]]:
-    """A column as display text (NaN as '-'; SGD, ResNet-18, ... for the labelled keys) and
-    its levels in display order."""
+    """A column as display text (NaN as '-'; SGD, ResNet-18, ... for the labelled keys; lists
+    and dicts as JSON) and its levels in display order."""
+    if col.map(lambda v: isinstance(v, (list, dict, tuple))).any():
+        col = _as_text(col).where(col.map(present), None).rename(col.name)
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     text = [label(str(col.name), v) if col.name in _LABELLED else _text(v) for v in uniques]
     order = sorted(range(len(uniques)), key=lambda i: sort_key(uniques[i]))
@@ -224,30 +230,54 @@ def _levels(col: pd.Series) -> tuple[pd.Series, list[str]]:
     return pd.Series(labels, index=col.index), names
 
 
-def design(sub: pd.DataFrame, target: Target, name: str) -> Design:
-    """The design of one block of finished trials."""
+def is_sampled(col: pd.Series, others: int) -> bool:
+    """Whether a factor's values were sampled rather than gridded: numbers (not booleans) with
+    at least 3 distinct values of which more than `MAX_LEVELS`, or mostly values that only one
+    trial has while other factors vary too (in a grid every level recurs across the others'
+    levels), or values with more than 6 significant digits (uniform draws, not grid values)."""
+    values = col.dropna()
+    if values.empty or values.map(lambda v: isinstance(v, bool) or
+                                  not isinstance(v, (int, float))).any():
+        return False
+    counts = values.value_counts()
+    if len(counts) < 3:
+        return False
+    if len(counts) > MAX_LEVELS:
+        return True
+    singletons = float((counts == 1).mean())
+    long = values.map(lambda v: len(f"{float(v):.15g}".lstrip("-").replace(".", "")
+                                    .lstrip("0")) > 6).any()
+    return singletons > 0.5 and (others > 0 or long)
+
+
+def design(sub: pd.DataFrame, target: Target, name: str,
+           y: pd.Series | None = None) -> Design:
+    """The design of one block of finished trials (`y`: the metric, default the last value)."""
     xs, levels = {}, {}
     for c in candidate_factors(sub):
         text, names = _levels(sub[c])
         if len(names) > 1:
             xs[c], levels[c] = text, names
+    sampled = [c for c in xs if is_sampled(sub[c], len(xs) - 1)]
     x = pd.DataFrame(xs, index=sub.index)
-    x, dropped = _drop_aliased(x)
+    x, dropped = _drop_aliased(x, set(sampled))
     levels = {c: levels[c] for c in x.columns}
     for c in x.columns:
         x[c] = pd.Categorical(x[c], categories=levels[c], ordered=True)
-    y = numeric(sub, target.metric)
+    y = numeric(sub, target.metric) if y is None else y
     seed = sub["seed"] if "seed" in sub.columns else pd.Series(0, index=sub.index)
-    return Design(name, target, list(x.columns), x, y, seed, _cells(x, y), levels, dropped)
+    return Design(name, target, list(x.columns), x, y, seed, _cells(x, y), levels, dropped,
+                  sampled=[c for c in sampled if c in x.columns],
+                  raw=sub[list(x.columns)])
 
 
-def _drop_aliased(x: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _drop_aliased(x: pd.DataFrame, sampled: set[str]) -> tuple[pd.DataFrame, list[str]]:
     """Drop gridded factors whose levels map one-to-one onto an earlier gridded factor's
     (confounded: e.g. pin_memory set only on the GPU); they cannot be separated. Sampled
-    factors (many levels, e.g. a log-uniform lr) are left alone: every trial has its own
-    value, which says nothing about confounding."""
+    factors (continuous or many-level values) are left alone: every trial has its own value,
+    which says nothing about confounding."""
     keep, notes = [], []
-    gridded = {c for c in x.columns if x[c].nunique() <= MAX_LEVELS}
+    gridded = {c for c in x.columns if x[c].nunique() <= MAX_LEVELS and c not in sampled}
     for c in x.columns:
         alias = None if c not in gridded else next(
             (k for k in keep if k in gridded and _one_to_one(x[k], x[c])), None)

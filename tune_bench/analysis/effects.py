@@ -149,6 +149,63 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
+ALPHA = 0.05
+
+
+def significant(row: pd.Series) -> bool:
+    """The one rule for "significant" in text, bold cells and CSV: Holm-adjusted p < 0.05
+    (within the block). A row without a Holm p (one pair: no test) is not significant."""
+    p = row.get("p (Holm)")
+    return bool(p is not None and np.isfinite(p) and p < ALPHA)
+
+
+LARGE_SHARE = 5.0  # % of the variance: an interaction this large gets simple effects
+
+
+def simple_effects(d: Design, res) -> pd.DataFrame:
+    """For each two-way interaction f × g of the ANOVA `res` that is significant (Holm) and
+    explains at least `LARGE_SHARE`% of the variance: the effect of f within each level of g
+    (matched pairs among the trials at that level; the same methods as `matched_effects`),
+    Holm across the simple effects of each f × g; both orientations (f by g, g by f)."""
+    from tune_bench.analysis.design import design
+
+    rows = []
+    tab = res.table
+    for _, term in tab[tab["Term"].str.contains(" × ", regex=False)].iterrows():
+        if not (np.isfinite(term["p (Holm)"]) and term["p (Holm)"] < ALPHA
+                and term["Share (%)"] >= LARGE_SHARE):
+            continue
+        f, g = term["Term"].split(" × ")
+        for a, b in ((f, g), (g, f)):
+            part = []
+            for level in d.levels[b]:
+                keep = d.x[b] == level
+                if keep.sum() < 2:
+                    continue
+                frame = d.raw.loc[keep, [c for c in d.factors if c != b]].copy()
+                frame.attrs["config_columns"] = list(frame.columns)
+                frame["_metric"] = d.y[keep]
+                sd = design(frame, _metric_target(d), d.name)
+                eff = matched_effects(sd)
+                eff = eff[eff["Factor"] == a] if not eff.empty else eff
+                if not eff.empty:
+                    part.append(eff.assign(By=b, Within=level))
+            if part:
+                block = pd.concat(part, ignore_index=True)
+                block["p (Holm)"] = holm(block["p"].to_numpy(dtype=float))
+                block["Share (%)"] = term["Share (%)"]
+                block["Interaction p (Holm)"] = term["p (Holm)"]
+                rows.append(block)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _metric_target(d: Design):
+    """The design's target, on the column `_metric` of a frame of levels."""
+    import dataclasses
+
+    return dataclasses.replace(d.target, metric="_metric")
+
+
 def excludes_zero(row: pd.Series) -> bool:
     """Whether the row's interval lies on one side of zero (a detectable difference)."""
     lo, hi = row["CI low"], row["CI high"]

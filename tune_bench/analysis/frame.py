@@ -20,7 +20,10 @@ from tune_bench.errors import ExperimentError
 from tune_bench.tune_dir import STATES  # noqa: F401  (re-exported)
 
 # stopped_early: a TERMINATED trial the scheduler (ASHA) stopped before its last epoch.
-BASE_COLUMNS = ["experiment", "trial_id", "trial_dir", "state", "error", "stopped_early"]
+# iterations: the trial's last training_iteration; n_configs: how many configs it ran with
+# (more than 1 under population-based training; its `schedule` lists them).
+BASE_COLUMNS = ["experiment", "trial_id", "trial_dir", "state", "error", "stopped_early",
+                "iterations", "n_configs"]
 KNOWN_CONFIG_KEYS = frozenset(k for keys in KEYS.values() for k in keys)
 # Tune bookkeeping that is not worth a column.
 _DROP_RESULT_KEYS = frozenset(
@@ -78,9 +81,15 @@ def load_experiments(paths: Sequence[str | Path]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     config_cols: dict[str, None] = {}
     warnings: list[str] = []
+    saved: list[tuple[str | None, str | None, str]] = []
+    searchers: dict[str, str] = {}
     for path, name in _experiment_names(paths):
         with storage.readable(path) as local:
             trials, warns = tune_dir.read_experiment(local)
+            saved.append(_saved_target(local))
+            searcher = tune_dir.searcher_name(local)
+            if searcher:
+                searchers[name] = searcher
         for trial in trials:
             row = _row(trial, name)
             if str(local) != str(path):  # a copy of an experiment in object storage
@@ -90,7 +99,23 @@ def load_experiments(paths: Sequence[str | Path]) -> pd.DataFrame:
         warnings.extend(w.replace(str(local), str(path)) for w in warns)
     if not rows:
         raise ExperimentError("no experiment directories given")
-    return _to_frame(rows, list(config_cols), warnings)
+    df = _to_frame(rows, list(config_cols), warnings)
+    df.attrs["saved_targets"] = [t for t in saved if t[0]]
+    df.attrs["searchers"] = searchers
+    return df
+
+
+def _saved_target(local: Path) -> tuple[str | None, str | None, str]:
+    """(metric, mode, source) recorded with the experiment: tune-bench's saved spec, else the
+    metric and mode Tune was given (tuner.pkl, read without unpickling)."""
+    try:
+        spec = tune_dir.read_saved_spec(local).get("spec") or {}
+    except (ExperimentError, AttributeError):
+        spec = {}
+    if isinstance(spec, dict) and spec.get("metric"):
+        return str(spec["metric"]), str(spec.get("mode") or "max"), "the sweep's space file"
+    metric, mode = tune_dir.tuner_target(local)
+    return metric, mode, "Tune's own metric (tuner.pkl)"
 
 
 def _experiment_names(paths: Sequence[str | Path]) -> list[tuple[str | Path, str]]:
@@ -107,8 +132,9 @@ def _to_frame(rows: list[dict], config_cols: list[str], warnings: list[str]) -> 
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     first = BASE_COLUMNS + [c for c in config_cols if c not in BASE_COLUMNS]
-    rest = [c for c in df.columns if c not in first and c not in ("n_results", "history")]
-    df = df[first + rest + ["n_results", "history"]]
+    tail = ["n_results", "history", "schedule"]
+    rest = [c for c in df.columns if c not in first and c not in tail]
+    df = df[first + rest + tail]
     df.attrs["config_columns"] = [c for c in config_cols if c not in BASE_COLUMNS]
     df.attrs["warnings"] = warnings
     return df
@@ -123,23 +149,41 @@ def _row(trial: tune_dir.TrialRecord, experiment: str) -> dict[str, Any]:
         "state": trial.state,
         "error": trial.error,
         "stopped_early": trial.stopped_early,
+        "iterations": tune_dir.iteration(trial.last),
+        "n_configs": max(1, len(trial.schedule)),
     }
     for k, v in trial.config.items():
         row.setdefault(k, v)
-    for k, v in trial.last.items():
+    for k, v in _last_reported(trial.results).items():
         if k not in _DROP_RESULT_KEYS and k not in row:
             row[k] = v
     row["n_results"] = len(trial.results)
     row["history"] = [_history_row(r) for r in trial.results]
+    row["schedule"] = trial.schedule
     return row
 
 
+def _last_reported(results: list[dict]) -> dict[str, Any]:
+    """Each key's last reported value (the last result, plus keys only earlier results have:
+    a metric a trial stopped reporting keeps its last value, as Tune's `scope="last"`)."""
+    if not results:
+        return {}
+    out = dict(results[-1])
+    keys = set(out)
+    for r in reversed(results[:-1]):
+        if r.keys() <= keys:
+            continue
+        for k, v in r.items():
+            if k not in out:
+                out[k] = v
+        keys = set(out)
+    return out
+
+
 def _history_row(r: dict) -> dict:
-    return {
-        k: v
-        for k, v in r.items()
-        if k in _HISTORY_SET or (type(v) in (int, float) and k.endswith(("_loss", "_acc")))
-    }
+    """The numbers of one result row (any metric may be compared at a common iteration)."""
+    return {k: v for k, v in r.items()
+            if k in _HISTORY_SET or (type(v) in (int, float) and k not in _DROP_RESULT_KEYS)}
 
 
 def load_history(df: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tune_bench import tune_dir
 from tune_bench.analysis.columns import (
     column,
     config_columns,
@@ -614,11 +615,12 @@ def state_counts(df: pd.DataFrame) -> Table:
     early = stopped_early(df) & (df["state"] == "TERMINATED")
     if early.any():
         counts[STOPPED_EARLY] = early.groupby(df["experiment"]).sum().reindex(counts.index)
-        notes.append(f"{STOPPED_EARLY}: TERMINATED trials a scheduler (ASHA) stopped before "
-                     "their last epoch")
+        at = numeric(df[early], "iterations").fillna(numeric(df[early], "epoch")).fillna(0)
+        notes.append(f"{STOPPED_EARLY}: finished trials a scheduler stopped before the "
+                     f"budget ({tune_dir.stopped_early_text(at, unit='iteration')})")
     out = counts.reset_index().rename(columns={"experiment": "Experiment"})
     out.columns.name = None
-    return _table("trials", out, notes)
+    return _table("trial_states", out, notes)
 
 
 def errored_trials(df: pd.DataFrame) -> Table:
@@ -681,9 +683,11 @@ _NO_SVM = "no finished SVM trials"
 _NO_TRIALS = "no finished trials"
 
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("trials", "Trials per state", state_counts),
+    TableSpec("trial_states", "Trials per state", state_counts),
     TableSpec("effects", "Matched effects", _inference("effects_table"),
               _inference_absent("effects")),
+    TableSpec("associations", "Sampled search: associations", _inference("associations_table"),
+              _inference_absent("associations")),
     TableSpec("anova", "ANOVA (variance explained)", _inference("anova_table"),
               _inference_absent("anova")),
     TableSpec("importance", "Hyperparameter importance", _inference("importance_table"),
@@ -699,6 +703,8 @@ TABLES: tuple[TableSpec, ...] = (
               lambda df: cpu_gpu_pairs(df)[1]),
     TableSpec("cross_method", "Best results across methods", cross_method, _NO_TRIALS),
     TableSpec("best_models", "Best model of each study", best_models, _NO_TRIALS),
+    TableSpec("schedules", "Population-based training: schedules",
+              _inference("schedules_table"), _inference_absent("schedules")),
     TableSpec("errors", "Errored trials", errored_trials),
 )
 _BY_KEY = {spec.key: spec for spec in TABLES}

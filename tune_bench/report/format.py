@@ -149,6 +149,14 @@ def pvalue(p: Any) -> str:
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3g}"
 
 
+def stat(v: Any) -> str:
+    """A test statistic (F, t): 2 decimals; '>1e6' where the residual is about zero and the
+    statistic means nothing more than "far beyond any threshold"."""
+    if not present(v):
+        return MISSING
+    return ">1e6" if abs(float(v)) >= 1e6 else f"{float(v):.2f}"
+
+
 # Cell kinds of `analysis.tables.Shown`: each takes the values of the shown column's sources.
 CELLS: dict[str, Callable[..., str]] = {
     "value": fmt,
@@ -162,6 +170,7 @@ CELLS: dict[str, Callable[..., str]] = {
     "signed": _signed,
     "signed_interval": _signed_interval,
     "pvalue": pvalue,
+    "stat": stat,
 }
 
 

@@ -358,21 +358,71 @@ def parallel_coordinates(df: pd.DataFrame, outdir: Path) -> Path | None:
 
 
 def importance_bars(df: pd.DataFrame, outdir: Path) -> Path | None:
-    """Importance of each hyperparameter for the datasets without a complete grid."""
+    """Importance of each hyperparameter with its bootstrap interval and the noise level, for
+    the datasets without a complete grid and with enough trials."""
     s = _study(df)
     per = [(b.design.name, b.importance) for b in s.blocks
-           if b.importance is not None and not b.importance.empty]
+           if b.importance is not None and b.importance.ranked]
     if not per:
         return None
     fig = _figure(5.5 * len(per), 3.8)
     axes = np.atleast_1d(fig.subplots(1, len(per))).ravel()
     for ax, (name, imp) in zip(axes, per, strict=True):
-        imp = imp.iloc[::-1]
-        ax.barh(imp["Factor"], imp["Importance"], xerr=imp["Std"].fillna(0), color="tab:blue")
-        ax.set_xlabel("importance")
+        tab = imp.table.iloc[::-1]
+        err = np.vstack([(tab["Importance"] - tab["CI low"]).clip(lower=0),
+                         (tab["CI high"] - tab["Importance"]).clip(lower=0)])
+        ax.barh(tab["Param"], tab["Importance"], xerr=err, color="tab:blue", capsize=3)
+        ax.scatter(tab["Noise level"], tab["Param"], marker="|", s=200, color="tab:red",
+                   label="noise level (metric permuted)")
+        ax.set_xlabel(f"importance ({imp.n} trials; 95% bootstrap CI)")
         ax.set_title(name)
-    fig.suptitle(str(per[0][1]["Method"].iloc[0]).split(" (")[0], fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(per[0][1].method.split(",")[0], fontsize=9)
     return _save(fig, outdir, "importance.png")
+
+
+def learning_curves(df: pd.DataFrame, outdir: Path) -> Path | None:
+    """The metric against training_iteration for every trial (one panel per dataset), trials
+    a scheduler stopped early marked with a cross where they stopped, population-based
+    training's config changes with a dot."""
+    s = _study(df)
+    metric = s.target.metric
+    panels = []
+    for b in s.blocks:
+        sub = df.loc[b.design.last.index] if b.design.last is not None else df.iloc[0:0]
+        curves = []
+        for _, r in sub.iterrows():
+            hist = r.get("history")
+            pts = [(h.get("training_iteration"), h.get(metric)) for h in hist or []
+                   if isinstance(h.get(metric), (int, float))]
+            if len(pts) > 1:
+                curves.append((r, np.asarray(pts, dtype=float)))
+        if curves:
+            panels.append((b.design.name, curves))
+    if not panels:
+        return None
+    fig = _figure(5.5 * len(panels), 3.8)
+    axes = np.atleast_1d(fig.subplots(1, len(panels))).ravel()
+    scale = s.target.scale
+    for ax, (name, curves) in zip(axes, panels, strict=True):
+        stopped = 0
+        for r, pts in curves:
+            early = bool(r.get("stopped_early"))
+            stopped += early
+            ax.plot(pts[:, 0], pts[:, 1] * scale, lw=0.8, alpha=0.6,
+                    color="tab:red" if early else "tab:blue")
+            if early:
+                ax.plot(pts[-1, 0], pts[-1, 1] * scale, "x", color="tab:red", ms=5)
+            sched = r.get("schedule")
+            if isinstance(sched, list) and len(sched) > 1:
+                its = [it for it, _ in sched[1:]]
+                ys = np.interp(its, pts[:, 0], pts[:, 1]) * scale
+                ax.plot(its, ys, ".", color="black", ms=4)
+        ax.set_xlabel("training iteration")
+        ax.set_ylabel(metric + (" (%)" if scale == 100 else ""))
+        ax.set_title(f"{name}: {len(curves)} trials, {stopped} stopped early (red, x)"
+                     if stopped else f"{name}: {len(curves)} trials")
+    return _save(fig, outdir, "learning_curves.png")
 
 
 PLOTS: tuple[Callable[[pd.DataFrame, Path], Path | None], ...] = (
@@ -380,6 +430,7 @@ PLOTS: tuple[Callable[[pd.DataFrame, Path], Path | None], ...] = (
     strongest_interaction,
     parallel_coordinates,
     importance_bars,
+    learning_curves,
     accuracy_heatmap,
     efficiency_frontier,
     speedup_bars,

@@ -69,24 +69,44 @@ def render_table(table: Table, fmt: str = "markdown") -> str:
 
 
 def render(tables: Sequence[Table], fmt: str = "markdown") -> str:
-    """All tables in `fmt`, one after the other. For a person (markdown, html) a note said
-    under an earlier table is not said again, and trial states read "finished", "errored"...
-    (CSV and LaTeX keep every note and Tune's state names)."""
+    """All tables in `fmt`, one after the other. For a person (markdown, html) a table with
+    nothing to show is left out and named once in a closing line, a note said under an
+    earlier table is not said again, and trial states read "finished", "errored"... (CSV and
+    LaTeX keep every note and Tune's state names)."""
     if fmt in ("markdown", "html"):
-        tables = for_reading(tables)
+        shown = for_reading(tables)
+        text = "\n".join(render_table(t, fmt) for t in shown)
+        line = not_shown(tables)
+        if line:
+            text += (f"\n_{line}_\n" if fmt == "markdown"
+                     else f'\n<p class="notes" id="not-shown">{html.escape(line)}</p>')
+        return text
     return "\n".join(render_table(t, fmt) for t in tables)
 
 
+def not_shown(tables: Sequence[Table]) -> str:
+    """One line naming the tables with nothing to show, grouped by why."""
+    why: dict[str, list[str]] = {}
+    for t in tables:
+        if t.df.empty:
+            reason = "; ".join(n.removeprefix("not available: ") for n in t.notes) or "empty"
+            why.setdefault(reason, []).append(t.title)
+    if not why:
+        return ""
+    return "Not shown, nothing to show: " + "; ".join(
+        f"{', '.join(titles)} ({reason})" for reason, titles in why.items()) + "."
+
+
 def for_reading(tables: Sequence[Table]) -> list[Table]:
-    """`tables` with each note said once (a table with no rows keeps its reason) and the
-    trials-per-state headers in words."""
+    """The tables with rows, each note said once, the trials-per-state headers in words."""
     seen: set[str] = set()
     out = []
     for t in tables:
-        if not t.df.empty:
-            t = dataclasses.replace(t, notes=[n for n in t.notes if n not in seen])
-            seen.update(t.notes)
-        if t.key == "trials" and t.shown is None:
+        if t.df.empty:
+            continue
+        t = dataclasses.replace(t, notes=[n for n in t.notes if n not in seen])
+        seen.update(t.notes)
+        if t.key == "trial_states" and t.shown is None:
             words = {s: w for s, w in STATE_WORDS.items() if s in t.df.columns}
             t = dataclasses.replace(
                 t, df=t.df.rename(columns=words),
@@ -179,7 +199,7 @@ def provenance_html(rows: Sequence[tuple[str, str]]) -> str:
 
 def _toc(tables: Sequence[Table], has_plots: bool) -> str:
     items = [f'<li><a href="#{html.escape(t.key)}">{html.escape(t.title)}</a></li>'
-             for t in tables]
+             for t in tables if not t.df.empty]
     if has_plots:
         items.append('<li><a href="#plots">Plots</a></li>')
     return '<nav class="toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
@@ -218,8 +238,8 @@ def html_document(tables: Sequence[Table], images: Sequence[Path], header: str =
                        f'src="data:image/png;base64,{data}">'
                        f"<figcaption>{html.escape(p.stem.replace('_', ' '))}</figcaption></figure>")
     plots = "<section id=\"plots\"><h2>Plots</h2>" + "".join(figures) + "</section>"
-    answer = [t for t in tables if t.key == "best_models"]
-    rest = [t for t in tables if t.key != "best_models"]
+    answer = [t for t in tables if t.key == "best_models" and not t.df.empty]
+    rest = [t for t in tables if t not in answer]
     head = provenance_html(provenance) or f"<p>{html.escape(header)}</p>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -317,7 +337,7 @@ def write_report(
         _check_out(paths, out)
         out.mkdir(parents=True, exist_ok=True)
     df = an.load_experiments(paths)
-    set_target(df, paths, metric, mode)
+    set_target(df, metric, mode)
     tables = an.all_tables(df)
     header = _header(df)
     warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
@@ -335,18 +355,13 @@ def write_report(
     return text
 
 
-def set_target(df: pd.DataFrame, paths: Sequence[str | Path], metric: str | None,
-               mode: str | None) -> None:
-    """Record the analyzed metric and mode in df.attrs: the given ones (checked: a metric no
-    trial reports, or a mode other than max/min, is a ConfigError), else the saved spec's."""
-    from tune_bench.analysis.design import resolve_target, spec_target
+def set_target(df: pd.DataFrame, metric: str | None, mode: str | None) -> None:
+    """Record the analyzed metric and mode in df.attrs (`analysis.target.set_target`: the given
+    ones, else the saved spec's, else Tune's own, else the only candidate; a ConfigError
+    naming the metrics the trials report when it cannot tell)."""
+    from tune_bench.analysis.target import set_target as resolve_and_set
 
-    saved_metric, saved_mode = spec_target(paths)
-    if metric is not None or mode is not None:
-        t = resolve_target(df, metric or saved_metric, mode or saved_mode)
-        df.attrs.update(metric=t.metric, mode=t.mode)
-    elif saved_metric is not None:
-        df.attrs.update(metric=saved_metric, mode=saved_mode)
+    resolve_and_set(df, metric, mode)
 
 
 def _provenance(df: pd.DataFrame, paths: Sequence[str | Path]) -> list[tuple[str, str]]:
@@ -374,7 +389,8 @@ def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path,
                                 _provenance(df, paths))
         path = out / "report.html"
         path.write_text(doc, encoding="utf-8")
-        return [f"wrote {path} ({len(tables)} tables, {len(images)} plots)"]
+        n = sum(not t.df.empty for t in tables)
+        return [f"wrote {path} ({n} tables, {len(images)} plots)"]
     ext = {"csv": "csv", "latex": "tex"}[fmt]
     for t in tables:
         if t.df.empty:

@@ -9,21 +9,26 @@ import pandas as pd
 
 from tune_bench import analysis as an
 from tune_bench import storage, tune_dir
+from tune_bench.analysis.findings import best_trial_by
+from tune_bench.analysis.target import Target, set_target
 from tune_bench.report.format import label, sort_key, state_counts_text
 from tune_bench.report.format import present as report_present
 from tune_bench.report.summary import SHOWN_ALONE
 
 
-def status_summary(path: str | Path) -> str:
+def status_summary(path: str | Path, metric: str | None = None,
+                   mode: str | None = None) -> str:
     """Trials per state and the best trial so far per dataset, for `tune-bench status`; `path`
     is a local experiment directory or its URI (read from a local copy of its JSON/CSV/text
-    files)."""
+    files). The best is by `metric`/`mode`, else the recorded ones (see analysis.target: a
+    ConfigError listing the metrics when it cannot tell)."""
     with storage.readable(path) as local:
-        return _summary(local, str(path)).replace(str(local), str(path))
+        return _summary(local, str(path), metric, mode).replace(str(local), str(path))
 
 
-def _summary(path: Path, shown: str) -> str:
+def _summary(path: Path, shown: str, metric: str | None, mode: str | None) -> str:
     df = an.load_experiments([path])
+    target = set_target(df, metric, mode)
     counts = df["state"].value_counts().to_dict()
     unfinished = any(s not in ("TERMINATED", "ERROR") for s in counts)
     state = tune_dir.run_state(path, unfinished)
@@ -32,15 +37,19 @@ def _summary(path: Path, shown: str) -> str:
         counts = {s: n for s, n in counts.items() if s in ("TERMINATED", "ERROR")}
         counts["not finished"] = left
     lines = [f"{df['experiment'].iloc[0]}: {len(df)} trials: {state_counts_text(counts)}"]
-    early = an.numeric(df[df["stopped_early"]], "epoch").fillna(0)
-    if len(early):  # finished: the scheduler stopped them before their last epoch
-        lines[0] += "; " + tune_dir.stopped_early_text(early, tune_dir.scheduler_name(path))
+    stopped = df[df["stopped_early"]]
+    if len(stopped):  # finished: the scheduler stopped them before their last epoch
+        epochs = an.numeric(stopped, "epoch")
+        unit = "epoch" if epochs.notna().all() else "iteration"
+        at = epochs if unit == "epoch" else an.numeric(stopped, "iterations")
+        lines[0] += "; " + tune_dir.stopped_early_text(at.fillna(0),
+                                                       tune_dir.scheduler_name(path), unit)
     if state in ("interrupted", "running"):
         lines[0] += f"; {state}"
     if state == "interrupted":
         lines.append(f"continue with: tune-bench resume {shlex.quote(shown)}")
     lines += [f"warning: {w}" for w in df.attrs.get("warnings", [])]
-    lines += _best_so_far(df)
+    lines += _best_so_far(df, target)
     errors = df[df["state"] == "ERROR"]
     for _, r in errors.head(5).iterrows():
         lines.append(f"error in {r['trial_id']}: {r['error'] or '(no error.txt)'}")
@@ -59,31 +68,37 @@ def _keys(df: pd.DataFrame, row: pd.Series) -> list[str]:
                                       report_present(row.get(k))]
 
 
-def _best_so_far(df: pd.DataFrame) -> list[str]:
-    """One line per dataset: the best trial so far (final test_acc; before any trial finished,
-    the last val_acc)."""
+def _best_so_far(df: pd.DataFrame, target: Target) -> list[str]:
+    """One line per dataset: the best trial so far by the target's last reported value (as
+    Ray's get_best_trial(scope="last")); before any trial reported test_acc, the last
+    val_acc."""
     lines = []
     datasets = df["dataset"].dropna().unique().tolist() if "dataset" in df.columns else []
+    pct = "%" if target.scale == 100 else ""
     for ds in sorted(datasets, key=sort_key) or [None]:
         sub = df if ds is None else df[df["dataset"] == ds]
         where = "" if ds is None or len(datasets) < 2 else f" ({label('dataset', ds)})"
-        best = an.best_trial(sub)
+        best = best_trial_by(sub, target)
         if best is not None:
-            lines.append(f"best so far{where}: {best['trial_id']} {_method(best)} "
+            early = " (stopped early)" if bool(best.get("stopped_early")) else ""
+            lines.append(f"best so far{where}: {best['trial_id']}{early} {_method(best)}"
                          f"({an.describe_config(best, _keys(df, best))}): "
-                         f"final test_acc {an.pct(best['test_acc'])}%")
+                         f"{'final ' if target.metric == 'test_acc' else ''}{target.metric} "
+                         f"{target.show(best[target.metric])}{pct}")
             continue
         val = an.numeric(sub, "val_acc")
-        if val.notna().any():
+        if target.metric == "test_acc" and val.notna().any():
             row = sub.loc[val.idxmax()]
             lines.append(f"best so far{where} (no trial finished; by last val_acc): "
-                         f"{row['trial_id']} {_method(row)} "
+                         f"{row['trial_id']} {_method(row)}"
                          f"({an.describe_config(row, _keys(df, row))}): "
                          f"val_acc {an.pct(row['val_acc'])}%")
         else:
-            lines.append(f"best so far{where}: none (no results reported yet)")
+            lines.append(f"best so far{where}: none (no trial reported {target.metric} yet)")
     return lines
 
 
 def _method(row: pd.Series) -> str:
-    return str(an.method_of(row.to_frame().T).iloc[0])
+    """'ResNet-18 ' / 'SVM (rbf) ' for tune-bench's trainers, '' for other trainables."""
+    m = str(an.method_of(row.to_frame().T).iloc[0])
+    return "" if m in ("", "-", "None", "nan", "unknown") else m + " "

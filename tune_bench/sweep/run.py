@@ -193,7 +193,7 @@ def param_space(spec: SweepSpec, points: list[dict[str, Any]]) -> dict[str, Any]
     if spec.search.get("type", "basic") == "optuna":
         fixed = {k: v for k, v in points[0].items() if k not in space}
         return {**fixed, **space}
-    space["variant"] = tune.grid_search(points) if len(points) > 1 else points[0]
+    space[tune_dir.GRID_WRAPPER] = tune.grid_search(points) if len(points) > 1 else points[0]
     return space
 
 
