@@ -288,14 +288,17 @@ def _sampled_sentences(b: BlockResult) -> list[str]:
 
 
 def _rho_sentence(r: pd.Series, t: Target) -> str:
+    if not math.isfinite(r["CI low"]):
+        return (f"{r['Param']}: partial ρ = {r['Rho']:+.2f} from {int(r['N'])} trials: too few "
+                "for an interval or a test, no conclusion.")
     ci = f"95% bootstrap CI {r['CI low']:+.2f} to {r['CI high']:+.2f}"
-    test = f"Spearman, {int(r['N'])} trials, {_p_text(r['p (Holm)'])}"
+    test = f"partial Spearman, {int(r['N'])} trials, {_p_text(r['p (Holm)'])}"
     if significant(r):
         way = "higher" if r["Rho"] > 0 else "lower"
         better = "better" if t.better(r["Rho"]) else "worse"
-        return (f"{r['Param']}: larger values go with {way} {t.metric} ({better}): ρ = "
+        return (f"{r['Param']}: larger values go with {way} {t.metric} ({better}): partial ρ = "
                 f"{r['Rho']:+.2f} ({ci}; {test}).")
-    return (f"{r['Param']}: no detectable monotone association with {t.metric} (ρ = "
+    return (f"{r['Param']}: no detectable monotone association with {t.metric} (partial ρ = "
             f"{r['Rho']:+.2f}, {ci}; {test}).")
 
 

@@ -36,16 +36,19 @@ TARGET_QUANTILE = 0.25  # PED-ANOVA's top set: the best quarter of the trials
 LOG_RATIO = 100.0  # a positive numeric parameter spanning this ratio is taken as log-sampled
 MODES = ("max", "min")
 
-SPEARMAN = "Spearman rho, percentile bootstrap"
+SPEARMAN = "partial Spearman rho, percentile bootstrap"
 WELCH = "Welch t"
 PED_ANOVA = "PED-ANOVA, bootstrap"
 FOREST = "forest permutation importance, bootstrap"
 METHODS = {
-    SPEARMAN: f"Spearman's rank correlation (scipy.stats.spearmanr, two-sided asymptotic p; "
-              f"Holm across parameters) with a percentile bootstrap interval over trials "
-              f"(scipy.stats.bootstrap, paired, {N_RESAMPLES} resamples, seed 0); assumes "
-              "independent trials (random sampling) and a monotone association; rank-based, so "
-              "the same on a log scale",
+    SPEARMAN: "partial rank correlation: Spearman's rho of a parameter and the metric after "
+              "removing the other parameters (their ranks; categorical ones as level "
+              "indicators) from both by least squares; t test with n - 2 - k df (k other "
+              f"regressors), Holm across parameters; percentile bootstrap interval over trials "
+              f"({N_RESAMPLES} resamples, seed 0), below 8 residual df a Fisher z interval with "
+              "Bonett and Wright's SE; no interval or test below 4 residual df; "
+              "assumes independent trials (random sampling) and monotone, roughly additive "
+              "effects; rank-based, so the same on a log scale",
     WELCH: "difference of mean metric between two levels (or a level and the rest) with a Welch "
            "t interval and test (statsmodels CompareMeans, unequal variances; Holm across all "
            "comparisons); marginal over the other randomly sampled parameters: assumes "
@@ -202,27 +205,74 @@ def _direction(rho: float, lo: float, hi: float, mode: str) -> str:
     return "larger is better" if better else "larger is worse"
 
 
+MIN_RHO_DF = 4  # fewer residual degrees of freedom: rho without interval or test
+BOOT_RHO_DF = 8  # from here a bootstrap interval; below, Fisher z with Bonett-Wright's SE
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    from scipy import stats
+
+    return stats.rankdata(v)
+
+
+def _covariates(x: pd.DataFrame, params: list[Param], skip: str,
+                rows: np.ndarray) -> np.ndarray:
+    """The other parameters of the trials `rows` as regressors: ranks of the numeric ones
+    (complete in those trials), indicators of the categorical ones' levels (first dropped)."""
+    cols = []
+    for q in params:
+        if q.name == skip:
+            continue
+        if q.kind == "numeric":
+            v = _numeric_values(x[q.name])[rows]
+            if np.isfinite(v).all() and np.ptp(v) > 0:
+                cols.append(_ranks(v))
+        else:
+            text = x[q.name].map(lambda v: "-" if _missing(v) else _text(v)).to_numpy()[rows]
+            for level in sorted(set(text))[1:]:
+                cols.append((text == level).astype(float))
+    return np.column_stack(cols) if cols else np.zeros((len(rows), 0))
+
+
+def _partial_r(rv: np.ndarray, ry: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Pearson correlation of `rv` and `ry` after removing an intercept and `z` from both by
+    least squares; batched over a leading axis (B, n) / (B, n, k)."""
+    ones = np.ones(rv.shape + (1,))
+    design = np.concatenate([ones, z], axis=-1)
+    q, _ = np.linalg.qr(design)
+    def resid(a: np.ndarray) -> np.ndarray:
+        return a - np.einsum("...ij,...j->...i", q, np.einsum("...ij,...i->...j", q, a))
+    ev, ey = resid(rv), resid(ry)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (ev * ey).sum(-1) / np.sqrt((ev * ev).sum(-1) * (ey * ey).sum(-1))
+    return np.nan_to_num(r, nan=0.0)
+
+
 def rank_correlations(x: pd.DataFrame, y: pd.Series, params: list[Param], *,
                       mode: str = "max", confidence: float = CONFIDENCE,
                       n_resamples: int = N_RESAMPLES, seed: int = 0,
                       adaptive: bool = False) -> pd.DataFrame:
-    """One row per numeric parameter: Spearman's rho with the metric (the sign is that of the
-    raw metric), its percentile bootstrap interval over trials, n, p (scipy.stats.spearmanr),
-    Holm-adjusted p across the parameters, and the direction by `mode` ("larger is
-    better/worse" when the interval excludes 0). Trials missing the parameter are left out of
-    its row. attrs["notes"]: skipped parameters and caveats."""
-    from scipy import stats
+    """One row per numeric parameter: its partial rank correlation with the metric (Spearman's
+    rho of the parameter and the metric after removing the other parameters' ranks and
+    levels from both by least squares: a chance correlation between two sampled parameters
+    does not lend one the other's effect), a percentile bootstrap interval over trials, p
+    from the t distribution with n - 2 - k df (k other regressors), Holm-adjusted p across
+    the parameters, and the direction by `mode` (when Holm's p < 0.05). With fewer than
+    `MIN_RHO_DF` df: rho alone, no interval, no test. Trials missing the parameter are left
+    out of its row. attrs["notes"]: skipped parameters and caveats."""
+    from scipy.special import stdtr
 
     x, yv, notes = _prepare(x, y, mode)
     rows = []
     if len(yv) and np.ptp(yv) == 0:
         notes.append(_tied_note(len(yv)))
         return _frame([], RHO_COLUMNS, notes)
+    rng = np.random.default_rng(seed)
     for p in params:
         if p.kind != "numeric":
             continue
         v = _numeric_values(x[p.name])
-        ok = np.isfinite(v)
+        ok = np.flatnonzero(np.isfinite(v))
         vv, yy = v[ok], yv[ok]
         if len(vv) < 3:
             notes.append(f"{p.name}: fewer than 3 trials: skipped")
@@ -233,20 +283,40 @@ def rank_correlations(x: pd.DataFrame, y: pd.Series, params: list[Param], *,
         if np.ptp(yy) == 0:
             notes.append(f"{p.name}: the metric is constant over its trials: skipped")
             continue
-        res = stats.spearmanr(vv, yy)
-        lo, hi = rho_intervals(vv, yy, confidence=confidence, n_resamples=n_resamples,
-                               seed=seed)
-        rho = float(res.statistic)
-        rows.append({"Param": p.name, "Rho": rho, "CI low": float(lo[0]),
-                     "CI high": float(hi[0]), "N": int(len(vv)), "p": float(res.pvalue),
-                     "p (Holm)": math.nan,
-                     "Direction": _direction(rho, float(lo[0]), float(hi[0]), mode),
-                     "Method": SPEARMAN})
+        z = _covariates(x, params, p.name, ok)
+        rv, ry = _ranks(vv), _ranks(yy)
+        rho = float(_partial_r(rv, ry, z))
+        dof = len(vv) - 2 - z.shape[1]
+        lo = hi = pv = math.nan
+        if dof >= MIN_RHO_DF:
+            t = rho * math.sqrt(dof / max(1e-300, 1 - rho * rho))
+            pv = float(2 * stdtr(dof, -abs(t)))
+            a = (1 - confidence) / 2
+            if dof >= BOOT_RHO_DF:
+                idx = rng.integers(0, len(vv), size=(n_resamples, len(vv)))
+                boot = _partial_r(rv[idx], ry[idx], z[idx])
+                lo, hi = (float(q) for q in np.quantile(boot, [a, 1 - a]))
+            else:  # too few trials for a bootstrap: Fisher z, Bonett & Wright (2000)'s SE
+                from scipy.special import ndtri
+
+                se = math.sqrt((1 + rho * rho / 2) / (dof - 1))
+                zr = math.atanh(max(-0.9999, min(0.9999, rho)))
+                lo, hi = (math.tanh(zr + sg * ndtri(1 - a) * se) for sg in (-1, 1))
+        else:
+            notes.append(f"{p.name}: {len(vv)} trials, {z.shape[1]} other regressor(s): too "
+                         "few for an interval or a test of its correlation")
+        rows.append({"Param": p.name, "Rho": rho, "CI low": lo, "CI high": hi,
+                     "N": int(len(vv)), "p": pv, "p (Holm)": math.nan,
+                     "Direction": "", "Method": SPEARMAN})
     if adaptive:
         notes.append(ADAPTIVE_NOTE)
     out = _frame(rows, RHO_COLUMNS, notes)
     if len(out):
         out["p (Holm)"] = holm(out["p"].to_numpy(dtype=float))
+        out["Direction"] = [
+            "no detectable trend" if not (np.isfinite(ph) and ph < 0.05) else
+            ("larger is better" if (r > 0) == (mode == "max") else "larger is worse")
+            for r, ph in zip(out["Rho"], out["p (Holm)"], strict=True)]
     return out
 
 
