@@ -112,8 +112,10 @@ def _write_trial_files(
 
 
 def _tune_row(metrics: dict, config: dict, trial_id: str, n: int, tag: str) -> dict:
-    """A result row as Tune writes it: the reported metrics, then Tune's own keys."""
-    return {
+    """A result row as Tune writes it: the reported metrics, then Tune's own keys (`done`,
+    `training_iteration` and `config` may be given with the metrics: a scheduler's stop, a
+    restored trial, PBT's changed config)."""
+    row = {
         **metrics,
         "timestamp": int(START) + n,
         "checkpoint_dir_name": None,
@@ -130,6 +132,8 @@ def _tune_row(metrics: dict, config: dict, trial_id: str, n: int, tag: str) -> d
         "time_since_restore": float(n + 1),
         "iterations_since_restore": n + 1,
     }
+    row.update({k: metrics[k] for k in ("done", "training_iteration", "config") if k in metrics})
+    return row
 
 
 def _trial_info(

@@ -565,7 +565,7 @@ def importance_table(df: pd.DataFrame):
     notes += [f"{b.design.name}: {b.importance.message}" for b in s.blocks
               if b.importance is not None and not b.importance.ranked]
     shown = [_shown("Dataset", "value"), _shown("Parameter", "value", "Param"),
-             _shown("Importance", "dec3"), _shown("95% CI", "interval", "CI low", "CI high"),
+             _shown("Importance", "dec3"), _shown("95% CI", "range", "CI low", "CI high"),
              _shown("Noise level", "dec3"), _shown("Above noise", "value"),
              _shown("Method", "value")]
     emphasis = pd.DataFrame(False, index=tab.index, columns=tab.columns)

@@ -149,6 +149,13 @@ def pvalue(p: Any) -> str:
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3g}"
 
 
+def _range(low: Any, high: Any) -> str:
+    """An interval of non-negative quantities (importances): '[0.120, 0.400]'."""
+    if not present(low) or not present(high):
+        return MISSING
+    return f"[{float(low):.3f}, {float(high):.3f}]"
+
+
 def stat(v: Any) -> str:
     """A test statistic (F, t): 2 decimals; '>1e6' where the residual is about zero and the
     statistic means nothing more than "far beyond any threshold"."""
@@ -171,6 +178,7 @@ CELLS: dict[str, Callable[..., str]] = {
     "signed_interval": _signed_interval,
     "pvalue": pvalue,
     "stat": stat,
+    "range": _range,
 }
 
 

@@ -258,7 +258,8 @@ def main_effects(df: pd.DataFrame, outdir: Path) -> Path | None:
     """Per factor: each level's matched effect against the factor's first level, with its 95%
     CI (the rows of the effects table), one series per dataset."""
     s = _study(df)
-    per = [(b.design, b.effects[b.effects["CI low"].notna()]) for b in s.blocks]
+    per = [(b.design, b.effects[b.effects["CI low"].notna()]) for b in s.blocks
+           if not b.effects.empty]
     per = [(d, e) for d, e in per if not e.empty]
     factors = list(dict.fromkeys(f for d, e in per for f in e["Factor"]))
     if not factors:

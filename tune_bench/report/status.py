@@ -61,7 +61,8 @@ def _summary(path: Path, shown: str, metric: str | None, mode: str | None) -> st
 def _keys(df: pd.DataFrame, row: pd.Series) -> list[str]:
     """The config keys that vary among the trials of `row`'s trainer in `df` (so no defaults
     every trial shares); the usual ones when nothing varies."""
-    same = df[an.trainer_of(df) == an.trainer_of(row.to_frame().T).iloc[0]]
+    trainer = an.trainer_of(row.to_frame().T).iloc[0]
+    same = df if not report_present(trainer) else df[an.trainer_of(df) == trainer]
     cfg = [c for c in an.config_columns(same)
            if c not in ("trainer", "dataset", "model", "kernel", "seed")]
     return an.varying(same, cfg) or [k for k in SHOWN_ALONE if k in cfg and
