@@ -625,8 +625,8 @@ def test_all_tables_missing_pieces(q1: pd.DataFrame) -> None:
                     "cross_method", "best_models", "schedules", "errors"]
     got = {t.key: t for t in tables}
     assert got["svm"].df.empty and got["svm"].notes == ["not available: no finished SVM trials"]
-    assert starred(got["trial_states"]).iloc[0][["TERMINATED", "ERROR", "PENDING", "total"]].tolist() == [
-        "10", "1", "1", "12"]
+    states = starred(got["trial_states"]).iloc[0]
+    assert states[["TERMINATED", "ERROR", "PENDING", "total"]].tolist() == ["10", "1", "1", "12"]
     assert not got["errors"].df.empty
 
 
