@@ -426,3 +426,20 @@ def test_metric_chosen_only_when_one_candidate(tmp_path: Path,
         err = capsys.readouterr().err.strip()
         assert exc.value.code == 2 and len(err.splitlines()) == 1, err
         assert "the trials report 2: loss, acc; choose one with --metric" in err
+
+
+def test_one_rule_for_significant_and_huge_f_printed_as_such() -> None:
+    """An interval that excludes zero with Holm's p above 0.05 is not called a difference (the
+    text says why); a row is significant only by Holm's p; an F against a residual of about
+    zero prints as '>1e6', not as 31 digits."""
+    from tune_bench.report.format import stat
+
+    row = pd.Series({"Factor": "lr", "Level A": "0.1", "Level B": "0.2", "Effect": 0.5,
+                     "CI low": 0.1, "CI high": 0.9, "Pairs": 4, "Favour A": 0, "Favour B": 4,
+                     "p (Holm)": 0.22, "Method": ef.PAIRED})
+    assert ef.excludes_zero(row) and not ef.significant(row)
+    text = fi._effect_sentence(row, TEST_ACC, 1)
+    assert text.startswith("lr: no detectable difference") and \
+        "p(Holm) = 0.22: not significant after Holm correction" in text
+    assert ef.significant(pd.Series({**row.to_dict(), "p (Holm)": 0.01}))
+    assert stat(3133762857216560056382347280384.0) == ">1e6" and stat(12.345) == "12.35"

@@ -28,7 +28,7 @@ from tune_bench.analysis.effects import (
 )
 from tune_bench.analysis.hardware import ACC_METHOD, MARGIN_POINTS, RHO_METHOD, Hardware, hardware
 from tune_bench.analysis.sampled import ImportanceResult
-from tune_bench.report.format import pvalue, stat
+from tune_bench.labels import pvalue, stat
 
 NOTHING = "nothing is called better when its 95% interval includes zero"
 SIGNIFICANT = ("significant = Holm-adjusted p < 0.05 within the dataset (the same rule in the "
@@ -170,7 +170,7 @@ def findings(df: pd.DataFrame) -> Findings:
 
 
 def _dataset_key(name: str, hw: dict[str, Hardware]) -> str | None:
-    from tune_bench.report.format import label
+    from tune_bench.labels import label
 
     for k in hw:
         if label("dataset", k) == name.split(" / ")[0]:
@@ -197,6 +197,7 @@ def design_text(d: Design) -> str:
     if not d.factors:
         return f"design: {n} trials of one configuration"
     shape = " × ".join(str(len(d.levels[f])) for f in d.factors)
+    shape = shape + "-level" if len(d.factors) == 1 else shape
     grid = "complete" if d.complete else (
         f"incomplete ({len(d.cells)} of {math.prod(len(v) for v in d.levels.values())} "
         "level combinations ran)")
@@ -253,7 +254,7 @@ def _hashable(v: object) -> object:
 
 
 def _value(v: object, key: str = "") -> str:
-    from tune_bench.report.format import fmt, label
+    from tune_bench.labels import fmt, label
 
     if isinstance(v, (list, dict)):
         return json.dumps(v)
