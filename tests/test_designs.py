@@ -145,7 +145,9 @@ def test_pbt_is_recognized_and_its_best_is_a_trial(tmp_path: Path) -> None:
     assert b.best["trial_id"] == trial_id_for("pbt", 2)  # lr 0.12 from iteration 4 on
     text = _sentences(df)
     assert text.startswith("design: population-based training")
-    assert "2 config changes (perturbations) in 2 of 4 trials" in text
+    assert "2 config changes (perturbations) are visible in the results of 2 of 4 trials" \
+        in text and f"best trial: {trial_id_for('pbt', 2)}, mean_accuracy 7.22 (its last " \
+        "config: lr=0.12" in text
     sched = fi.schedules_table(df).df
     assert sched[["Trial", "From", "To", "Config"]].values.tolist()[:2] == [
         [trial_id_for("pbt", 2), 1, 3, "lr=0.001"], [trial_id_for("pbt", 2), 4, 6, "lr=0.12"]]

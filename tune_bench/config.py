@@ -112,7 +112,7 @@ class TrialValueError(ConfigError):
 
 def unknown_key(key: str, trainers: list[str]) -> TrialValueError:
     """'unknown key for the svm trainer (known: ...); did you mean C?'."""
-    known = sorted({k for t in trainers for k in TRIAL_MODELS[t].model_fields})
+    known = sorted({k for t in trainers for k in trainer_keys(t) or ()})
     near = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {near[0]}?" if near else ""
     whose = f"the {trainers[0]} trainer" if len(trainers) == 1 else \
@@ -136,15 +136,7 @@ class _Trial(BaseModel):
     @classmethod
     def config_error(cls, e: ValidationError, order: list[str]) -> TrialValueError:
         """The error of the earliest key in `order` (as written) as 'key: message'."""
-        def position(err: ErrorDetails) -> int:
-            key = err["loc"][0] if err["loc"] else "trainer"
-            return order.index(key) if key in order else len(order)
-
-        err = min(e.errors(), key=position)
-        key = str(err["loc"][0]) if err["loc"] else "trainer"
-        if err["type"] == "extra_forbidden":
-            return unknown_key(key, [cls.trainer_name])
-        return TrialValueError(key, message(err))
+        return refusal(e, order, cls.trainer_name)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Trial:
@@ -204,6 +196,20 @@ class SVMConfig(_Trial):
     trainer: Literal["svm"] = "svm"
 
 
+def refusal(e: ValidationError, order: list[str], trainer: str) -> TrialValueError:
+    """The error of the earliest key in `order` (as written) as 'key: message'."""
+    def position(err: ErrorDetails) -> int:
+        key = err["loc"][0] if err["loc"] else "trainer"
+        return order.index(key) if key in order else len(order)
+
+    err = min(e.errors(), key=position)
+    key = str(err["loc"][0]) if err["loc"] else "trainer"
+    if err["type"] == "extra_forbidden":
+        return unknown_key(key, [trainer])
+    return TrialValueError(key, message(err))
+
+
+# The built-in trainers' config models (the trainer catalog, `tune_bench.plugins`, names them).
 TRIAL_MODELS: dict[str, type[_Trial]] = {"resnet": ResNetConfig, "svm": SVMConfig}
 # The keys each trainer understands, in the models' order.
 KEYS: dict[str, tuple[str, ...]] = {t: tuple(m.model_fields) for t, m in TRIAL_MODELS.items()}
@@ -211,19 +217,56 @@ KEYS: dict[str, tuple[str, ...]] = {t: tuple(m.model_fields) for t, m in TRIAL_M
 SWEEP_KEYS = frozenset({"resources", "cpus_per_trial", "gpus_per_trial"})
 
 
+def trainer_model(trainer: str) -> type[BaseModel] | None:
+    """The config model of `trainer` (from the trainer catalog; None: it declares none)."""
+    if trainer in TRIAL_MODELS:
+        return TRIAL_MODELS[trainer]
+    from tune_bench.plugins import resolve
+
+    try:
+        return resolve(trainer).config
+    except ConfigError as e:
+        raise TrialValueError("trainer", str(e).partition(": ")[2] or str(e)) from None
+
+
+def trainer_keys(trainer: str) -> tuple[str, ...] | None:
+    """The keys `trainer` understands (`trainer` included); None when it takes any key."""
+    if trainer in KEYS:
+        return KEYS[trainer]
+    model = trainer_model(trainer)
+    return None if model is None else ("trainer", *model.model_fields)
+
+
 def trial_defaults(trainer: str) -> dict[str, Any]:
     """Every key of `trainer`'s config with its default, `trainer` first."""
-    model = TRIAL_MODELS[trainer]
+    model = trainer_model(trainer)
     out: dict[str, Any] = {"trainer": trainer}
-    out.update({k: f.default for k, f in model.model_fields.items() if k != "trainer"})
+    if model is not None:
+        out.update({k: f.get_default(call_default_factory=True)
+                    for k, f in model.model_fields.items()
+                    if k != "trainer" and not f.is_required()})
     return out
 
 
-def validate_trial(trainer: str, values: dict[str, Any]) -> _Trial:
-    """`trainer`'s config from `values` (unknown keys refused); raises TrialValueError."""
-    if trainer not in TRIAL_MODELS:
-        raise TrialValueError("trainer", f"must be one of {', '.join(TRAINERS)} (got {trainer!r})")
-    return TRIAL_MODELS[trainer](**{"trainer": trainer, **values})
+def validate_trial(trainer: str, values: dict[str, Any]) -> BaseModel | dict[str, Any]:
+    """`trainer`'s config from `values` (unknown keys refused); raises TrialValueError.
+
+    A plug-in trainer without a config model takes any key: its values come back as a dict.
+    """
+    if trainer in TRIAL_MODELS:
+        return TRIAL_MODELS[trainer](**{"trainer": trainer, **values})
+    model = trainer_model(trainer)
+    values = {k: v for k, v in values.items() if k != "trainer" and k not in SWEEP_KEYS}
+    if model is None:
+        return {"trainer": trainer, **values}
+    known = set(model.model_fields)
+    for key in values:
+        if key not in known:
+            raise unknown_key(key, [trainer])
+    try:
+        return model(**values)
+    except ValidationError as e:
+        raise refusal(e, list(values), trainer) from None
 
 
 def check_overrides(values: dict[str, Any], trainers: Iterable[str]) -> None:
@@ -233,7 +276,7 @@ def check_overrides(values: dict[str, Any], trainers: Iterable[str]) -> None:
     for key, value in values.items():
         if key == "trainer":
             raise TrialValueError(key, "the trainer cannot be overridden")
-        knowing = [t for t in used if key in KEYS[t]]
+        knowing = [t for t in used if key in (trainer_keys(t) or (key,))]
         if not knowing:
             raise unknown_key(key, used)
         for trainer in knowing:
@@ -259,7 +302,8 @@ def _allowed(prop: dict[str, Any]) -> str:
 def key_help(trainer: str) -> list[tuple[str, str, str]]:
     """(key, default, allowed values) of every key of `trainer`'s config but `trainer`, from
     the pydantic model: what `train --help` lists."""
-    props = TRIAL_MODELS[trainer].model_json_schema()["properties"]
+    model = trainer_model(trainer)
+    props = model.model_json_schema()["properties"] if model is not None else {}
     out = []
     for key, prop in props.items():
         if key == "trainer":

@@ -408,6 +408,19 @@ def searcher_name(path: str | Path) -> str | None:
     return None
 
 
+PBT_LOG = "pbt_global.txt"
+
+
+def pbt_perturbations(path: str | Path) -> int | None:
+    """How many exploit-and-explore steps population-based training logged (one JSON line
+    each in pbt_global.txt: target, source, iterations, old and new config); None without the
+    file. result.json can miss rows of a PBT trial, so this is the count to trust."""
+    text = read_text(Path(path) / PBT_LOG)
+    if text is None:
+        return None
+    return sum(1 for line in text.splitlines() if line.strip().startswith("["))
+
+
 # --------------------------------------------------------------------------- snapshot
 
 

@@ -44,7 +44,7 @@ from tune_bench.analysis.tables import (
     title,
     top_runs,
 )
-from tune_bench.report.format import describe_config, fmt, label, ms, pct, sort_key
+from tune_bench.labels import describe_config, fmt, label, ms, pct, sort_key
 
 __all__ = [
     "BEST_RULE", "SINGLE_RUNS", "STANDARD_KEYS", "STATES", "TABLES", "Shown", "Table",

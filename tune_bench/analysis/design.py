@@ -27,7 +27,7 @@ from tune_bench.analysis.target import (  # noqa: F401  (re-exported)
     set_target,
     target_of,
 )
-from tune_bench.report.format import fmt, label, present, sort_key
+from tune_bench.labels import fmt, label, present, sort_key
 from tune_bench.tune_dir import stopped_early_text
 
 # Config keys that identify a run rather than define a treatment.

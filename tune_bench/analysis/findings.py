@@ -182,8 +182,8 @@ def design_text(d: Design) -> str:
     """One line naming the block's design and the methods that apply to it."""
     n = len(d.y)
     if d.kind == "pbt":
-        return (f"design: population-based training ({n} trials whose configs change within "
-                "a trial): each trial's schedule is in the Schedules table; no effects are "
+        return (f"design: population-based training ({n} trials; configs change within "
+                "trials): each trial's schedule is in the Schedules table; no effects are "
                 "estimated, since no trial ran one configuration")
     if d.kind == "sampled":
         how = (f"by an adaptive search algorithm ({d.searcher})" if d.searcher
@@ -244,6 +244,7 @@ def _best_sentence(b: BlockResult, df: pd.DataFrame) -> str:
     at = f" at iteration {int(it)}" if isinstance(it, (int, float)) and math.isfinite(it) \
         and d.budget else ""
     name = best.get("trial_id", f"#{best.name}")
+    cfg = f"its last config: {cfg}" if d.kind == "pbt" else cfg
     return (f"best trial: {name}{early}, {t.metric} {t.show(best[t.metric])}{pct}"
             f"{at} ({cfg}): the last reported value, as Ray's get_best_trial(scope=\"last\")"
             " picks.")
@@ -265,8 +266,13 @@ def _pbt_sentences(d: Design, df: pd.DataFrame) -> list[str]:
     sub = df.loc[d.last.index]
     changes = int((numeric(sub, "n_configs").fillna(1) - 1).sum())
     moved = int((numeric(sub, "n_configs") > 1).sum())
-    return [f"{changes} config changes (perturbations) in {moved} of {len(sub)} trials; the "
-            "best trial's last value is reported, never a mean over population members."]
+    logged = [df.attrs.get("pbt_perturbations", {}).get(e) for e in sub["experiment"].unique()] \
+        if "experiment" in sub.columns else []
+    log = (f"Tune's PBT log (pbt_global.txt) records {sum(logged)} exploit-and-explore steps; "
+           if logged and all(n is not None for n in logged) else "")
+    return [f"{log}{changes} config changes (perturbations) are visible in the results of "
+            f"{moved} of {len(sub)} trials; the best trial's last value is reported, never a "
+            "mean over population members."]
 
 
 def _sampled_sentences(b: BlockResult) -> list[str]:

@@ -83,6 +83,7 @@ def load_experiments(paths: Sequence[str | Path]) -> pd.DataFrame:
     warnings: list[str] = []
     saved: list[tuple[str | None, str | None, str]] = []
     searchers: dict[str, str] = {}
+    perturbations: dict[str, int] = {}
     for path, name in _experiment_names(paths):
         with storage.readable(path) as local:
             trials, warns = tune_dir.read_experiment(local)
@@ -90,6 +91,9 @@ def load_experiments(paths: Sequence[str | Path]) -> pd.DataFrame:
             searcher = tune_dir.searcher_name(local)
             if searcher:
                 searchers[name] = searcher
+            logged = tune_dir.pbt_perturbations(local)
+            if logged is not None:
+                perturbations[name] = logged
         for trial in trials:
             row = _row(trial, name)
             if str(local) != str(path):  # a copy of an experiment in object storage
@@ -102,6 +106,7 @@ def load_experiments(paths: Sequence[str | Path]) -> pd.DataFrame:
     df = _to_frame(rows, list(config_cols), warnings)
     df.attrs["saved_targets"] = [t for t in saved if t[0]]
     df.attrs["searchers"] = searchers
+    df.attrs["pbt_perturbations"] = perturbations
     return df
 
 

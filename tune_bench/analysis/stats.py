@@ -18,7 +18,7 @@ from tune_bench.analysis.columns import (
     trainer_of,
     with_final_metric,
 )
-from tune_bench.report.format import fmt, present
+from tune_bench.labels import fmt, present
 
 STANDARD_KEYS = ("trainer", "dataset", "model", "kernel", "batch_size", "optimizer", "lr",
                  "epochs", "C", "gamma", "degree")

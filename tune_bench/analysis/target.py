@@ -18,7 +18,7 @@ import pandas as pd
 
 from tune_bench.analysis.columns import config_columns, numeric
 from tune_bench.errors import ConfigError
-from tune_bench.report.format import present
+from tune_bench.labels import present
 from tune_bench.tune_dir import AUTO_RESULT_KEYS
 
 DEFAULT_METRIC = "test_acc"

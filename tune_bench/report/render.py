@@ -1,5 +1,6 @@
 """Write the comparative tables: markdown, LaTeX and one self-contained HTML file show them as
-text (`format.display`); CSV and the parquet trials export keep the numbers."""
+text (`format.display`); CSV and the parquet trials export keep the numbers. The pipeline that
+loads experiments and writes a whole report is `tune_bench.api` (`Experiment.report`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,14 @@ import base64
 import dataclasses
 import html
 import json
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from tune_bench import analysis as an
 from tune_bench.errors import ConfigError
 from tune_bench.report.format import STATE_WORDS, display, present
-from tune_bench.storage import is_uri
 
 if TYPE_CHECKING:
     from tune_bench.analysis.findings import Findings
@@ -40,7 +38,7 @@ def _one_of(choices: Sequence[str]) -> str:
 def check_choices(fmt: str, export: str | None = None) -> None:
     """Refuse an unknown output format or trials export (ConfigError naming the option).
 
-    The one check of both: `write_report`, the entry point of the CLI's `analyze`, calls it.
+    The one check of both: `api.analyze` (the CLI's `analyze`) and `Experiment.report` call it.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format: must be {_one_of(FORMATS)} (got {fmt!r})")
@@ -289,120 +287,3 @@ def export_trials(df: pd.DataFrame, out: Path, kind: str = "parquet") -> Path:
     else:
         tidy.to_csv(path, index=False)
     return path
-
-
-# --------------------------------------------------------------------------- entry points
-
-
-def _header(df: pd.DataFrame) -> str:
-    per = df.groupby("experiment", sort=False).size()
-    return "Experiments: " + ", ".join(f"{e} ({n} trials)" for e, n in per.items())
-
-
-def _check_out(paths: Sequence[str | Path], out: Path) -> None:
-    target = out.resolve()
-    for p in paths:
-        if is_uri(p):  # in object storage: never where a local report goes
-            continue
-        exp = Path(p).resolve()
-        if target == exp or exp in target.parents:
-            raise ConfigError(f"out: {out} is inside the experiment directory {p}; "
-                              "choose a directory outside it")
-
-
-def write_report(
-    paths: Sequence[str | Path],
-    fmt: str = "markdown",
-    out: Path | None = None,
-    export: str | None = None,
-    metric: str | None = None,
-    mode: str | None = None,
-) -> str:
-    """Load the experiments, build every table and write the report.
-
-    The findings (first in markdown and HTML) and the effects / anova / importance tables
-    analyze `metric` (`mode` max or min): given, else the saved tune-bench spec's, else
-    test_acc / max. A metric no trial reports is a ConfigError.
-
-    markdown: returned (and written to `out/report.md` when `out` is given); csv / latex: one
-    file per table in `out`; html: one self-contained `out/report.html` with the plots
-    embedded. `export` ("parquet" or "csv") also writes the tidy trials table to `out`.
-    Returns the markdown text, or a summary of the files written.
-    """
-    check_choices(fmt, export)
-    if out is None and (fmt != "markdown" or export):
-        raise ConfigError(f"an output directory is required for {export or fmt} output")
-    out = Path(out) if out is not None else None
-    if out is not None:
-        _check_out(paths, out)
-        out.mkdir(parents=True, exist_ok=True)
-    df = an.load_experiments(paths)
-    set_target(df, metric, mode)
-    tables = an.all_tables(df)
-    header = _header(df)
-    warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
-    if fmt == "markdown":
-        from tune_bench.analysis.findings import findings
-
-        text = "\n".join(["# tune-bench report", "", header, *warnings, "",
-                          findings_markdown(findings(df)), render(tables)])
-        if out is not None:
-            (out / "report.md").write_text(text)
-    else:
-        text = "\n".join([header, *warnings, *_write_files(df, tables, fmt, out, paths)])
-    if export:
-        text += f"\nwrote {export_trials(df, out, export)}"
-    return text
-
-
-def set_target(df: pd.DataFrame, metric: str | None, mode: str | None) -> None:
-    """Record the analyzed metric and mode in df.attrs (`analysis.target.set_target`: the given
-    ones, else the saved spec's, else Tune's own, else the only candidate; a ConfigError
-    naming the metrics the trials report when it cannot tell)."""
-    from tune_bench.analysis.target import set_target as resolve_and_set
-
-    resolve_and_set(df, metric, mode)
-
-
-def _provenance(df: pd.DataFrame, paths: Sequence[str | Path]) -> list[tuple[str, str]]:
-    """The report head's provenance rows, read from local copies of the experiments."""
-    from contextlib import ExitStack
-
-    from tune_bench.report.provenance import provenance
-    from tune_bench.storage import readable
-
-    with ExitStack() as stack:
-        dirs = [stack.enter_context(readable(p)) for p in paths]
-        return provenance(df, dirs)
-
-
-def _write_files(df: pd.DataFrame, tables: list[Table], fmt: str, out: Path,
-                 paths: Sequence[str | Path] = ()) -> list[str]:
-    lines = []
-    if fmt == "html":
-        from tune_bench.analysis.findings import findings
-        from tune_bench.report.plots import make_plots
-
-        with tempfile.TemporaryDirectory() as tmp:
-            images = make_plots(df, Path(tmp))
-            doc = html_document(tables, images, _header(df), findings(df),
-                                _provenance(df, paths))
-        path = out / "report.html"
-        path.write_text(doc, encoding="utf-8")
-        n = sum(not t.df.empty for t in tables)
-        return [f"wrote {path} ({n} tables, {len(images)} plots)"]
-    ext = {"csv": "csv", "latex": "tex"}[fmt]
-    for t in tables:
-        if t.df.empty:
-            lines.append(f"{t.key}: " + "; ".join(t.notes))
-            continue
-        path = out / f"{t.key}.{ext}"
-        path.write_text(render_table(t, fmt))
-        lines.append(f"wrote {path}")
-    notes = out / "notes.md"
-    notes.write_text("\n".join(f"## {t.title}\n\n" + "".join(f"- {n}\n" for n in t.notes)
-                               for t in tables))
-    lines.append(f"wrote {notes}")
-    return lines
-
-

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from tune_bench import analysis as an
-from tune_bench import storage, tune_dir
+from tune_bench import tune_dir
 from tune_bench.analysis.findings import best_trial_by
-from tune_bench.analysis.target import Target, set_target
+from tune_bench.analysis.target import Target
 from tune_bench.report.format import label, sort_key, state_counts_text
 from tune_bench.report.format import present as report_present
 from tune_bench.report.summary import SHOWN_ALONE
@@ -21,14 +21,15 @@ def status_summary(path: str | Path, metric: str | None = None,
     """Trials per state and the best trial so far per dataset, for `tune-bench status`; `path`
     is a local experiment directory or its URI (read from a local copy of its JSON/CSV/text
     files). The best is by `metric`/`mode`, else the recorded ones (see analysis.target: a
-    ConfigError listing the metrics when it cannot tell)."""
-    with storage.readable(path) as local:
-        return _summary(local, str(path), metric, mode).replace(str(local), str(path))
+    ConfigError listing the metrics when it cannot tell). Through `tune_bench.api`."""
+    from tune_bench.api import load
+
+    return load(path, metric, mode).status()
 
 
-def _summary(path: Path, shown: str, metric: str | None, mode: str | None) -> str:
-    df = an.load_experiments([path])
-    target = set_target(df, metric, mode)
+def status_text(path: Path, shown: str, df: pd.DataFrame, target: Target) -> str:
+    """The status of the experiment whose files are at `path` (a local directory; `shown`:
+    how the user named it) and whose trials are `df`, the best by `target`."""
     counts = df["state"].value_counts().to_dict()
     unfinished = any(s not in ("TERMINATED", "ERROR") for s in counts)
     state = tune_dir.run_state(path, unfinished)

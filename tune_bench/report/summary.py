@@ -118,9 +118,8 @@ def _best_table(rows: list[dict[str, Any]]) -> RichTable:
 
 
 def summary_of(path: Path | str) -> RenderableType:
-    """`sweep_summary` of the experiment at `path` (a local directory or a URI)."""
-    from tune_bench import storage
+    """`sweep_summary` of the experiment at `path` (a local directory or a URI), read through
+    `tune_bench.api`."""
+    from tune_bench.api import open_experiment
 
-    with storage.readable(path) as local:
-        df = an.load_experiments([local])
-    return sweep_summary(path, df)
+    return open_experiment(path).summary()

@@ -359,6 +359,180 @@ def _blocks(v: Any) -> list | None:
     return v
 
 
+# --------------------------------------------------------------------------- claims
+
+CLAIM_KINDS = ("better", "same", "robust", "increases")
+DERIVED = ("macs", "flops", "params")  # per-model quantities a trend may be over
+
+
+@dataclass(frozen=True)
+class ClaimTest:
+    """What a claim asserts: `better` (level `a` of `factor` beats `b`), `same` (no level of
+    `factor` differs by more than `margin`), `robust` (the metric moves less across the
+    levels of `across` at `a` than at `b`), `increases` (`y` rises with `x`)."""
+
+    kind: str
+    factor: str = ""
+    a: Any = None
+    b: Any = None
+    across: str = ""
+    margin: float = math.nan
+    y: str = ""
+    x: str = ""
+
+
+def _one_factor(v: Any, extra: tuple[str, ...]) -> tuple[str, Any]:
+    """`{factor: level, than: other, ...}` -> (factor, level); `than` and `extra` required."""
+    v = mapping(v)
+    for k in ("than", *extra):
+        if k not in v:
+            raise fail((), f"needs '{k}' (e.g. {{model: resnet18, than: resnet50}})", v)
+    rest = [k for k in v if k not in ("than", *extra)]
+    if len(rest) != 1:
+        raise fail((), f"must name exactly one factor and its level besides {', '.join(('than', *extra))} "
+                   f"(got {', '.join(rest) or 'none'})", v)
+    return rest[0], v[rest[0]]
+
+
+def _better(v: Any) -> ClaimTest:
+    f, a = _one_factor(v, ())
+    return ClaimTest("better", f, a, v["than"])
+
+
+def _robust(v: Any) -> ClaimTest:
+    f, a = _one_factor(v, ("across",))
+    if not isinstance(v["across"], str):
+        raise fail(("across",), f"must be a factor name (got {v['across']!r})", v["across"])
+    return ClaimTest("robust", f, a, v["than"], across=v["across"])
+
+
+def _same(v: Any) -> ClaimTest:
+    v = mapping(v)
+    unknown = [k for k in v if k not in ("factor", "within")]
+    if unknown:
+        raise fail((unknown[0],), "unknown key (allowed: factor, within)", v)
+    if not isinstance(v.get("factor"), str):
+        raise fail(("factor",), f"must be a factor name (got {v.get('factor')!r})", v)
+    m = v.get("within")
+    if not is_number(m) or m <= 0:
+        raise fail(("within",), f"must be a margin > 0 in the metric's units (got {m!r})"
+                   f"{yaml_text_hint(m)}", m)
+    return ClaimTest("same", v["factor"], margin=float(m))
+
+
+def _increases(v: Any) -> ClaimTest:
+    v = mapping(v)
+    for k in v:
+        if k not in ("y", "with"):
+            raise fail((k,), "unknown key (allowed: y, with)", v)
+    for k in ("y", "with"):
+        if not isinstance(v.get(k), str) or not v[k].strip():
+            raise fail((k,), f"must be a name (got {v.get(k)!r})", v)
+    return ClaimTest("increases", y=v["y"], x=v["with"])
+
+
+def _text_of(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise fail((), f"must be non-empty text (got {v!r})", v)
+    return v.strip()
+
+
+class Claim(_Section):
+    """One claim of the study: its words, where it comes from, what it asserts (exactly one of
+    better, same, robust, increases) and the slice it is about (`where`)."""
+
+    unknown: ClassVar[str] = "claim key"
+    claim: Annotated[str, PlainValidator(_text_of)] = Field(None, validate_default=True)
+    source: Annotated[str, PlainValidator(_description)] = ""
+    where: Fixed = {}
+    better: Annotated[ClaimTest, PlainValidator(_better)] | None = None
+    same: Annotated[ClaimTest, PlainValidator(_same)] | None = None
+    robust: Annotated[ClaimTest, PlainValidator(_robust)] | None = None
+    increases: Annotated[ClaimTest, PlainValidator(_increases)] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Claim:
+        given = [k for k in CLAIM_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise fail((), f"must have exactly one of {', '.join(CLAIM_KINDS)} "
+                       f"(got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def test(self) -> ClaimTest:
+        """The assertion (the one kind given)."""
+        return next(getattr(self, k) for k in CLAIM_KINDS if getattr(self, k) is not None)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two YAML values name the same level (numbers by value, 1 == 1.0)."""
+    if is_number(a) and is_number(b):
+        return float(a) == float(b)
+    return value_key(a) == value_key(b)
+
+
+def _space_values(space: SpaceFile) -> dict[str, list]:
+    """Every key the space sets, with the values it takes (random axes: their options or
+    bounds)."""
+    out: dict[str, list] = {}
+    sections = [(space.fixed, space.axes)] + [(b.fixed, b.axes) for b in space.blocks or []]
+    for fixed, axes in sections:
+        for k, v in fixed.items():
+            out.setdefault(k, []).append(v)
+        for k, a in axes.items():
+            out.setdefault(k, []).extend(a.values)
+    return out
+
+
+def check_claims_in_space(space: SpaceFile) -> None:
+    """Each claim's factors and levels must be keys and values of the space."""
+    values = _space_values(space)
+    for i, c in enumerate(space.claims or []):
+        t, kind = c.test, c.test.kind
+        loc: Loc = ("claims", i, kind)
+        for k, v in c.where.items():
+            _check_level(values, ("claims", i, "where", k), k, v)
+        if kind in ("better", "robust"):
+            _check_level(values, (*loc, t.factor), t.factor, t.a)
+            _check_level(values, (*loc, "than"), t.factor, t.b)
+        names = {"same": [("factor", t.factor)], "robust": [("across", t.across)],
+                 "increases": [("with", t.x)]}.get(kind, [])
+        for key, name in names:
+            if name not in values and not (kind == "increases" and name in DERIVED):
+                raise fail((*loc, key), f"{name!r} is not a key of the space "
+                           f"(keys: {', '.join(sorted(values))})", name)
+        if kind == "increases" and t.y == "speedup" and not {"cpu", "gpu"} <= {
+                str(v) for v in values.get("device", [])}:
+            raise fail((*loc, "y"), "speedup needs trials on both devices (device: [cpu, gpu])")
+
+
+def _check_level(values: dict[str, list], loc: Loc, key: str, v: Any) -> None:
+    if key not in values:
+        raise fail(loc, f"{key!r} is not a key of the space (keys: {', '.join(sorted(values))})",
+                   key)
+    if not any(same_value(v, w) for w in values[key]):
+        shown = ", ".join(str(w) for w in values[key])
+        raise fail(loc, f"{key} has no level {v!r} in the space (levels: {shown})", v)
+
+
+def read_claims(data: Any, source: str) -> list[Claim]:
+    """The claims of a claims file (a mapping with a `claims` list, or the list itself); the
+    one-line ConfigError for its first problem."""
+    items = data.get("claims") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise config_error(source, "claims", "must be a non-empty list of claims "
+                           "(claims: [{claim: ..., better: {...}}, ...])")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(Claim.model_validate(item))
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise config_error(source, where(("claims", i, *err["loc"])),
+                               message(err)) from None
+    return out
+
+
 class SpaceFile(_Section):
     """A whole search-space file (see docs/search_spaces.md)."""
 
@@ -376,6 +550,12 @@ class SpaceFile(_Section):
     search: Search = Search()
     max_concurrent: Annotated[int, Field(ge=1), says("must be null or an integer >= 1")] | None \
         = None
+    claims: list[Claim] | None = None
+
+    @model_validator(mode="after")
+    def _claims_in_space(self) -> SpaceFile:
+        check_claims_in_space(self)
+        return self
 
     @field_validator("blocks", mode="before")
     @classmethod
