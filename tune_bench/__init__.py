@@ -2,10 +2,16 @@
 
 __version__ = "0.1.0"
 
-# What a trainer calls (tune_bench.report(...)), imported when first used: name -> module.
-_LAZY = {"report": "tune_bench.session", "restored_state": "tune_bench.session",
+# What a trainer calls, imported when first used: name -> module. NOTE: `tune_bench.report`
+# is the report subpackage (tables, plots), so a trainer reports with
+# `tune_bench.report_metrics(metrics, state=...)` (tune_bench.session.report).
+_ALIASES = {"report_metrics": "report"}
+_LAZY = {"report_metrics": "tune_bench.session", "restored_state": "tune_bench.session",
          "dataset": "tune_bench.session", "threads": "tune_bench.session",
-         "trainer": "tune_bench.plugins", "Trainer": "tune_bench.plugins"}
+         "trainer": "tune_bench.plugins", "Trainer": "tune_bench.plugins",
+         # the Python API: import tune_bench as tb; tb.load(...), tb.sweep(...)
+         "load": "tune_bench.api", "sweep": "tune_bench.api", "analyze": "tune_bench.api",
+         "open_experiment": "tune_bench.api", "Experiment": "tune_bench.api"}
 
 
 def __getattr__(name: str) -> object:
@@ -13,5 +19,5 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(importlib.import_module(_LAZY[name]), _ALIASES.get(name, name))
     raise AttributeError(f"module 'tune_bench' has no attribute {name!r}")

@@ -44,7 +44,7 @@ class Trainer:
     """A trainer's contract.
 
     `fn(config)` trains one trial: it returns its final metrics (numbers), or reports every
-    epoch with `tune_bench.report(metrics, state=...)` and continues from
+    epoch with `tune_bench.report_metrics(metrics, state=...)` and continues from
     `tune_bench.restored_state()` after a restart. `config`: a pydantic model checking the
     trial's keys before anything starts (None: any key). `metrics`: every metric it reports
     (None: not declared, any `metric:` is accepted); `per_epoch`: those in every per-epoch
