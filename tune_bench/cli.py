@@ -352,7 +352,8 @@ def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
     """Print a sweep's notes (each once), its trial counts, the best configuration per
     dataset (or, with `full_report`, the whole markdown report); exit 130 when interrupted, 1
     when trials errored."""
-    from tune_bench.report.summary import headline, summary_of
+    from tune_bench import api
+    from tune_bench.report.summary import headline
 
     for note in dict.fromkeys(outcome.notes):
         err.print(f"warning: {note}", markup=False, highlight=False)
@@ -361,12 +362,10 @@ def _finish(outcome: Any, tables: bool, full_report: bool = False) -> None:
     (screen if screen.is_terminal else out).print(head)
     if tables and outcome.states.get("TERMINATED"):
         if full_report:
-            from tune_bench.report import write_report
-
-            out.print(write_report([outcome.path], fmt="markdown", out=None), markup=False,
+            out.print(api.analyze([outcome.path], fmt="markdown", out=None), markup=False,
                       highlight=False)
         else:
-            screen.print(summary_of(outcome.path))
+            screen.print(api.open_experiment(outcome.path).summary())
     if outcome.interrupted:
         # quoted when it must be: a storage URI has '?' and '&'
         err.print("interrupted: state saved; continue with: tune-bench resume "
@@ -410,14 +409,14 @@ def status(
         help="max or min: whether a higher metric is better.")] = None,
 ) -> None:
     """Trials per state and the best so far, read from disk (no Ray needed)."""
-    from tune_bench.report import status_summary
+    from tune_bench import api
     from tune_bench.storage import is_uri
     from tune_bench.tune_dir import check_not_storage_root
 
     if not is_uri(experiment_dir):
         check_not_storage_root(Path(experiment_dir), "status")
     try:
-        out.print(status_summary(experiment_dir, metric, mode))
+        out.print(api.load(experiment_dir, metric, mode).status())
     except ConfigError as e:
         raise _option_error(e) from None
 
@@ -439,7 +438,7 @@ def analyze(
         "else max).")] = None,
 ) -> None:
     """Findings, comparative tables (and plots, for html) from one or more experiments."""
-    from tune_bench.report import write_report
+    from tune_bench import api
     from tune_bench.storage import is_uri
     from tune_bench.tune_dir import check_not_storage_root
 
@@ -449,8 +448,8 @@ def analyze(
     if (fmt != "markdown" or export) and out_dir is None:
         out_dir = Path("tune_bench_report")
     try:
-        text = write_report(list(dirs), fmt=fmt, out=out_dir, export=export, metric=metric,
-                            mode=mode)
+        text = api.analyze(list(dirs), fmt=fmt, out=out_dir, export=export, metric=metric,
+                           mode=mode)
     except ConfigError as e:
         raise _option_error(e) from None
     out.print(text, markup=False, highlight=False)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidato
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from tune_bench.errors import ConfigError
+from tune_bench.plugins import BUILTIN
 
 Dataset = Literal["mnist", "fashion_mnist"]
 Model = Literal["resnet18", "resnet34", "resnet50"]
@@ -41,7 +42,7 @@ LOADERS: tuple[str, ...] = get_args(Loader)
 COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
 SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
 SVM_PREDICT: tuple[str, ...] = get_args(SvmPredict)
-TRAINERS = ("resnet", "svm")
+TRAINERS: tuple[str, ...] = tuple(BUILTIN)  # the built-in ones; plug-ins: tune_bench.plugins
 
 
 def says(text: str) -> WrapValidator:

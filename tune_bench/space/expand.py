@@ -12,31 +12,31 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tune_bench import plugins
 from tune_bench.config import (
-    KEYS,
     TRAINERS,
     TrialValueError,
     check_overrides,
+    trainer_keys,
     trial_defaults,
     validate_trial,
 )
 from tune_bench.errors import ConfigError
 from tune_bench.space.schema import Axis, SpaceFile, config_error, value_key, yaml_text_hint
 
-# Metrics a ResNet trial reports every epoch (ASHA compares trials on them), plus Tune's own.
-PER_EPOCH_METRICS = frozenset({
-    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "images_per_s",
-    "train_time_ms", "training_iteration", "time_total_s", "time_this_iter_s",
-})  # fmt: skip
-# Every metric a trial of each trainer reports (docs/architecture.md), plus Tune's own.
-REPORTED_METRICS = {
-    "resnet": PER_EPOCH_METRICS | {"test_acc", "test_loss", "macs", "flops", "params",
-                                   "peak_mem_mb"},
-    "svm": frozenset({"test_acc", "train_acc", "train_time_ms", "predict_time_ms", "n_support",
-                      "training_iteration", "time_total_s", "time_this_iter_s"}),
-}
+
+
+def per_epoch_metrics(trainer: str) -> frozenset[str]:
+    """What a trainer reports every epoch (ASHA compares trials on them), plus Tune's own."""
+    return plugins.resolve(trainer).per_epoch | plugins.TUNE_METRICS
+
+
+def reported_metrics(trainer: str) -> frozenset[str] | None:
+    """Every metric a trial of `trainer` reports, Tune's own included (None: undeclared)."""
+    return plugins.resolve(trainer).reported
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class SweepSpec:
     search: dict = field(default_factory=lambda: {"type": "basic"})
     max_concurrent: int | None = None
     notes: list[str] = field(default_factory=list)  # for the user: axes --set replaced
+    plugin_paths: list[str] = field(default_factory=list)  # where its plug-ins were imported
 
     @property
     def n_trials(self) -> int:
@@ -172,9 +173,10 @@ def _trainer(p: _Point, source: str) -> str:
         where = f"{p.block}.fixed.trainer" if p.block else "fixed.trainer"
         raise config_error(source, where, f"missing: set trainer ({', '.join(TRAINERS)})")
     trainer = p.values["trainer"]
-    if trainer not in TRAINERS:
-        raise config_error(source, p.origin["trainer"],
-                           f"must be one of {', '.join(TRAINERS)} (got {trainer!r})")
+    try:
+        plugins.resolve(trainer, what="")
+    except ConfigError as e:
+        raise config_error(source, p.origin["trainer"], str(e).removeprefix(": ")) from None
     return trainer
 
 
@@ -249,7 +251,8 @@ def final_points(points: list[_Point], trainers: list[str], overrides: dict[str,
     for p, trainer in zip(points, trainers, strict=True):
         point = trial_defaults(trainer)
         point.update(p.values)
-        point.update({k: v for k, v in overrides.items() if k in KEYS[trainer]})
+        keys = trainer_keys(trainer)
+        point.update({k: v for k, v in overrides.items() if keys is None or k in keys})
         for k in random:
             point.pop(k, None)
         k = value_key(point)
@@ -283,18 +286,24 @@ def scheduler(space: SpaceFile, points: list[dict], random: dict[str, RandomAxis
     if sched.grace_period > max_t:
         raise config_error(source, "scheduler.grace_period",
                            f"must be <= max_t ({max_t}) (got {sched.grace_period})")
-    if "resnet" in trainers and space.metric not in PER_EPOCH_METRICS:
-        raise config_error(
-            source, "metric",
-            f"the asha scheduler compares trials every epoch, but {space.metric} is not reported "
-            "every epoch by resnet trials: use val_acc (mode max) or val_loss (mode min)")
+    for trainer in sorted(trainers):
+        per_epoch = per_epoch_metrics(trainer)
+        if per_epoch - plugins.TUNE_METRICS and space.metric not in per_epoch:
+            raise config_error(
+                source, "metric",
+                f"the asha scheduler compares trials every epoch, but {space.metric} is not "
+                f"reported every epoch by {trainer} trials: use one of "
+                f"{', '.join(sorted(per_epoch - plugins.TUNE_METRICS))}")
     # time_attr is always training_iteration (one ResNet epoch); the sweep layer sets it.
     return {**sched.to_dict(), "max_t": max_t}
 
 
 def check_metric(metric: str, trainers: set[str], source: str) -> None:
     """The metric the sweep ranks by must be one some trainer of the space reports."""
-    reported = set().union(*(REPORTED_METRICS.get(t, set()) for t in trainers))
+    declared = [reported_metrics(t) for t in trainers]
+    if any(r is None for r in declared):
+        return  # a plug-in that does not say what it reports: Tune checks at the first result
+    reported: set[str] = set().union(*(r or () for r in declared))
     if metric in reported:
         return
     import difflib
@@ -344,8 +353,20 @@ def _max_epochs(points: list[dict], random_axes: dict[str, RandomAxis]) -> int:
 # --------------------------------------------------------------------------- all together
 
 
+def space_dir(source: str) -> Path | None:
+    """The directory of the space file `source` (where its plug-ins are imported from)."""
+    path = Path(source)
+    return path.parent if path.suffix in (".yaml", ".yml", ".json") else None
+
+
 def expand(space: SpaceFile, source: str, overrides: dict[str, Any]) -> SweepSpec:
-    """The trials of a validated file, with the command-line `overrides` applied last."""
+    """The trials of a validated file, with the command-line `overrides` applied last; the
+    trainers it names are imported (from the file's directory, too) and their configs checked."""
+    with plugins.search_path(space_dir(source)):
+        return _expand(space, source, overrides)
+
+
+def _expand(space: SpaceFile, source: str, overrides: dict[str, Any]) -> SweepSpec:
     points = list(grid_points(space))
     trainers = [_trainer(p, source) for p in points]
     random_written = {k: a for k, a in space.axes.items() if a.is_random}
@@ -374,4 +395,5 @@ def expand(space: SpaceFile, source: str, overrides: dict[str, Any]) -> SweepSpe
         max_concurrent=space.max_concurrent,
     )
     spec.notes = _override_note(space, source, overrides, spec.n_trials) if overrides else []
+    spec.plugin_paths = sorted({plugins.resolve(t).path for t in trainers} - {""})
     return spec

@@ -389,7 +389,8 @@ def _one_factor(v: Any, extra: tuple[str, ...]) -> tuple[str, Any]:
             raise fail((), f"needs '{k}' (e.g. {{model: resnet18, than: resnet50}})", v)
     rest = [k for k in v if k not in ("than", *extra)]
     if len(rest) != 1:
-        raise fail((), f"must name exactly one factor and its level besides {', '.join(('than', *extra))} "
+        besides = ", ".join(("than", *extra))
+        raise fail((), f"must name exactly one factor and its level besides {besides} "
                    f"(got {', '.join(rest) or 'none'})", v)
     return rest[0], v[rest[0]]
 
