@@ -421,8 +421,12 @@ def learning_curves(df: pd.DataFrame, outdir: Path) -> Path | None:
                 ax.plot(its, ys, ".", color="black", ms=4)
         ax.set_xlabel("training iteration")
         ax.set_ylabel(metric + (" (%)" if scale == 100 else ""))
-        ax.set_title(f"{name}: {len(curves)} trials, {stopped} stopped early (red, x)"
-                     if stopped else f"{name}: {len(curves)} trials")
+        changed = sum(isinstance(r.get("schedule"), list) and len(r.get("schedule")) > 1
+                      for r, _ in curves)
+        title = f"{name}: {len(curves)} trials"
+        title += f", {stopped} stopped early (red, x)" if stopped else ""
+        title += f", {changed} with config changes (dots: PBT)" if changed else ""
+        ax.set_title(title, fontsize=9)
     return _save(fig, outdir, "learning_curves.png")
 
 
