@@ -30,7 +30,18 @@ from tune_bench import analysis as an
 from tune_bench.analysis import findings as fd
 from tune_bench.analysis.target import Target, set_target, target_of
 from tune_bench.errors import ConfigError
-from tune_bench.report import render
+from tune_bench.report.render import (
+    Claims,
+    check_choices,
+    claims_markdown,
+    csv_frame,
+    export_trials,
+    findings_html,
+    findings_markdown,
+    html_document,
+    render,
+    render_table,
+)
 from tune_bench.storage import is_uri
 
 if TYPE_CHECKING:
@@ -50,12 +61,17 @@ def _as_list(paths: PathLike | Sequence[PathLike]) -> list[PathLike]:
 
 
 def load(paths: PathLike | Sequence[PathLike], metric: str | None = None,
-         mode: str | None = None) -> Experiment:
+         mode: str | None = None, claims: PathLike | None = None) -> Experiment:
     """The experiment(s) at `paths` (local directories or URIs, analyzed together), analyzing
     `metric` / `mode`: given, else the saved tune-bench spec's, else Tune's own, else the only
     candidate; a ConfigError naming the metrics the trials report when it cannot tell."""
     exp = open_experiment(paths)
     set_target(exp._df, metric, mode)
+    # the claims saved with the sweeps and those of `claims` (a YAML file: stated after the
+    # sweep), checked against the trials before any work (`Experiment.claims()`)
+    from tune_bench.analysis.claims import attach_claims
+
+    attach_claims(exp._df, exp.paths, claims)
     return exp
 
 
@@ -121,16 +137,16 @@ def sweep(space: PathLike | dict[str, Any], **options: Any) -> Experiment:
 
 def analyze(paths: Sequence[PathLike], fmt: str = "markdown", out: Path | None = None,
             export: str | None = None, metric: str | None = None,
-            mode: str | None = None) -> str:
+            mode: str | None = None, claims: PathLike | None = None) -> str:
     """`tune-bench analyze`: check the options, load the experiments and write the report
     (see `Experiment.report`); returns the markdown text or the lines naming the files."""
-    render.check_choices(fmt, export)
+    check_choices(fmt, export)
     if out is None and (fmt != "markdown" or export):
         raise ConfigError(f"an output directory is required for {export or fmt} output")
     out = Path(out) if out is not None else None
     if out is not None:
         _check_out(paths, out)
-    return load(paths, metric, mode).report(out, fmt, export)
+    return load(paths, metric, mode, claims).report(out, fmt, export)
 
 
 def _check_out(paths: Sequence[PathLike], out: Path) -> None:
@@ -184,7 +200,7 @@ class Experiment:
         """Every table with rows, by key (`effects`, `svm`, `trial_states`, ...): numeric
         DataFrames holding what the CSV export writes (mean, std, CI low/high, n in columns
         of their own; a boolean `... best` column for the highlighted cells)."""
-        return {t.key: render.csv_frame(t).copy() for t in self._all_tables() if not t.df.empty}
+        return {t.key: csv_frame(t).copy() for t in self._all_tables() if not t.df.empty}
 
     def findings(self) -> pd.DataFrame:
         """The findings as records, one per inferred quantity (`FINDING_COLUMNS`): its block
@@ -202,6 +218,13 @@ class Experiment:
         out = pd.DataFrame(rows, columns=FINDING_COLUMNS)
         out["in_text"] = out["sentence"].isin(text)
         return out
+
+    def claims(self) -> pd.DataFrame:
+        """The claims' verdicts, one row per test (`analysis.claims.COLUMNS`): estimate,
+        95% interval, n, p and Holm p, verdict, the test; empty without claims."""
+        from tune_bench.analysis.claims import claims_frame
+
+        return claims_frame(self._df)
 
     def findings_text(self) -> list[tuple[str, list[str]]]:
         """The findings as the reports say them: (block, sentences) pairs."""
@@ -222,7 +245,7 @@ class Experiment:
         writes the tidy trials table. Returns the markdown text or the lines naming the
         files written."""
         fmt = format
-        render.check_choices(fmt, export)
+        check_choices(fmt, export)
         if path is None and (fmt != "markdown" or export):
             raise ConfigError(f"an output directory is required for {export or fmt} output")
         out = Path(path) if path is not None else None
@@ -233,8 +256,9 @@ class Experiment:
         warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
         if fmt == "markdown":
             text = "\n".join(["# tune-bench report", "", header, *warnings, "",
-                              render.findings_markdown(fd.findings(df)),
-                              render.render(tables)])
+                              claims_markdown(_claims(df)),
+                              findings_markdown(fd.findings(df)),
+                              render(tables)])
             if out is not None:
                 (out / "report.md").write_text(text)
         else:
@@ -242,7 +266,7 @@ class Experiment:
             text = "\n".join([header, *warnings, *self._write_files(tables, fmt, out)])
         if export:
             assert out is not None
-            text += f"\nwrote {render.export_trials(df, out, export)}"
+            text += f"\nwrote {export_trials(df, out, export)}"
         return text
 
     def _write_files(self, tables: list[Table], fmt: str, out: Path) -> list[str]:
@@ -252,8 +276,8 @@ class Experiment:
 
             with tempfile.TemporaryDirectory() as tmp:
                 images = make_plots(df, Path(tmp))
-                doc = render.html_document(tables, images, _header(df), fd.findings(df),
-                                           self._provenance())
+                doc = html_document(tables, images, _header(df), fd.findings(df),
+                                    self._provenance(), claims=_claims(df))
             path = out / "report.html"
             path.write_text(doc, encoding="utf-8")
             n = sum(not t.df.empty for t in tables)
@@ -265,7 +289,7 @@ class Experiment:
                 lines.append(f"{t.key}: " + "; ".join(t.notes))
                 continue
             path = out / f"{t.key}.{ext}"
-            path.write_text(render.render_table(t, fmt))
+            path.write_text(render_table(t, fmt))
             lines.append(f"wrote {path}")
         notes = out / "notes.md"
         notes.write_text("\n".join(f"## {t.title}\n\n" + "".join(f"- {n}\n" for n in t.notes)
@@ -320,10 +344,16 @@ class Experiment:
             head += (f"<p>best trial: {html.escape(str(best.get('trial_id')))} "
                      f"({html.escape(cfg)}): {html.escape(t.metric)} "
                      f"{html.escape(t.show(best[t.metric]))}{pct}</p>")
-        return "<div>" + head + render.findings_html(fd.findings(self._df)) + "</div>"
+        return "<div>" + head + findings_html(fd.findings(self._df)) + "</div>"
 
     def __repr__(self) -> str:
         return f"<Experiment {', '.join(map(str, self.paths))}: {len(self._df)} trials>"
+
+
+def _claims(df: pd.DataFrame) -> Claims | None:
+    from tune_bench.analysis.claims import sentences
+
+    return sentences(df) if df.attrs.get("claims") else None
 
 
 def _header(df: pd.DataFrame) -> str:

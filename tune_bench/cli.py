@@ -167,37 +167,39 @@ def train(
     """One run without Ray. Any config key is an option: --model resnet50 --lr 1e-4 ...
     (or --set lr=1e-4, as for sweep). A ResNet is validated on at most 2000 images per epoch
     and tested on 2000 once at the end unless --n-eval says otherwise (--n-eval null: all)."""
-    from tune_bench.config import validate_trial
+    from tune_bench import plugins, session
+    from tune_bench.config import trainer_keys, validate_trial
 
-    if trainer not in ("resnet", "svm"):
-        raise ConfigError(f"TRAINER: must be resnet or svm (got {trainer!r})")
+    with plugins.search_path(Path.cwd()):  # `train my_module:train` from here
+        spec = plugins.resolve(trainer, what="TRAINER")
     opts = parse_extra_options(ctx.args)
     threads = opts.pop("threads", None)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"--threads: must be an integer >= 1 (got {threads!r})")
     _check_options(opts, (trainer,), _as_option)
-    if trainer == "resnet":  # a quick look by default: see TRAIN_N_EVAL
+    if "n_eval" in (trainer_keys(trainer) or ()):  # a quick look by default: see TRAIN_N_EVAL
         opts.setdefault("n_eval", TRAIN_N_EVAL)
     cfg = validate_trial(trainer, opts)
-    from tune_bench import train as trainers
+    config = {"trainer": trainer, **(cfg if isinstance(cfg, dict) else cfg.model_dump())}
     from tune_bench.data import load_split
     from tune_bench.sweep.options import phase
 
     say = not as_json
-    phase(f"decoding {cfg.dataset} ({cfg.split} split)", say)
-    split = load_split(cfg.dataset, cfg.split, data_dir)
-    phase(_sizes(cfg, split), say)
-    if trainer == "svm":
-        metrics = trainers.train_svm(cfg, split, threads=threads)
-    else:
-        def on_epoch(m: dict[str, Any], _state: dict[str, Any]) -> None:
-            if say:
-                out.print(f"epoch {m['epoch']}/{cfg.epochs}  train loss {m['train_loss']:.4f}  "
-                          f"acc {_pct(m['train_acc'])}  val loss {m['val_loss']:.4f}  "
-                          f"acc {_pct(m['val_acc'])}  {m['epoch_time_s']:.1f} s  "
-                          f"{m['images_per_s']:.0f} img/s", highlight=False)
+    split = None
+    if config.get("dataset"):
+        phase(f"decoding {config['dataset']} ({config.get('split', 'seeds')} split)", say)
+        split = load_split(config["dataset"], config.get("split", "seeds"), data_dir)
+        if spec.describe is not None:
+            phase(spec.describe(cfg, split), say)
 
-        metrics = trainers.train_resnet(cfg, split, on_epoch=on_epoch, threads=threads)
+    def on_report(m: dict[str, Any], _state: Any) -> None:
+        if say and spec.show_epoch is not None:
+            out.print(spec.show_epoch(m, cfg), highlight=False)
+
+    run = session.Session(split, threads, None, on_report)
+    with session.running(run):
+        result = spec(config)
+    metrics = result if isinstance(result, dict) else run.reports[-1] if run.reports else {}
     if as_json:
         print(json.dumps(metrics, default=str))
         return
@@ -206,20 +208,6 @@ def train(
 
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
-
-
-def _sizes(cfg: Any, split: Any) -> str:
-    """e.g. 'resnet18 on mnist: 2000 train, 2000 val, 2000 test images; cpu; 2 epochs'."""
-    def n(limit: int | None, total: int) -> int:
-        return total if limit is None else min(limit, total)
-
-    if cfg.trainer == "svm":
-        return (f"svm ({cfg.kernel}) on {cfg.dataset}: {n(cfg.n_train, len(split.train_y))} "
-                f"train, {n(cfg.n_test, len(split.test_y))} test images; {cfg.device}")
-    return (f"{cfg.model} on {cfg.dataset}: {n(cfg.n_train, len(split.train_y))} train, "
-            f"{n(cfg.n_eval, len(split.val_y))} val (every epoch), "
-            f"{n(cfg.n_eval, len(split.test_y))} test (once) images; {cfg.device}; "
-            f"{cfg.epochs} epoch(s)")
 
 
 def _final_items(m: dict[str, Any]) -> list[str]:
@@ -436,6 +424,8 @@ def analyze(
     mode: Annotated[str | None, typer.Option(
         help="max or min: whether a higher metric is better (default: the saved spec's, "
         "else max).")] = None,
+    claims: Annotated[Path | None, typer.Option(
+        help="A YAML file of claims to test (stated after the sweep).")] = None,
 ) -> None:
     """Findings, comparative tables (and plots, for html) from one or more experiments."""
     from tune_bench import api
@@ -449,7 +439,7 @@ def analyze(
         out_dir = Path("tune_bench_report")
     try:
         text = api.analyze(list(dirs), fmt=fmt, out=out_dir, export=export, metric=metric,
-                           mode=mode)
+                           mode=mode, claims=claims)
     except ConfigError as e:
         raise _option_error(e) from None
     out.print(text, markup=False, highlight=False)

@@ -14,6 +14,8 @@ does not import Ray.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 _EXPORTS = {
@@ -34,3 +36,16 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"tune_bench.sweep.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'tune_bench.sweep' has no attribute {name!r}")
+
+
+class _CallableModule(types.ModuleType):
+    """`tb.sweep(space, **options)` is the Python API's sweep (`tune_bench.api.sweep`): once
+    this subpackage is imported, `tune_bench.sweep` names it, so calling it runs that."""
+
+    def __call__(self, space: Any, **options: Any) -> Any:
+        from tune_bench.api import sweep
+
+        return sweep(space, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
