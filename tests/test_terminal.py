@@ -192,3 +192,31 @@ def test_full_report_option_prints_the_markdown(term: Terminal, data: Path, tmp_
     no_ray_noise(text[:text.index("# tune-bench report")])
     # the errored trial still reaches the user in one line
     assert re.search(r"^  svm-rbf-mnist-\S+: .*stratified subset of 415", text, re.M), text
+
+
+def test_best_table_wraps_at_separators_at_80_columns() -> None:
+    """The end-of-sweep table on an 80-column terminal (Q1a / Q1b configurations): the header
+    and every `key=value` stay whole; 160 columns show each row on one line."""
+    from rich.console import Console
+
+    from tune_bench.report.summary import _BestTable
+
+    config = "batch_size=16, optimizer=adam, lr=0.001, epochs=5, pin_memory=True"
+    rows = [{"dataset": "MNIST", "method": "ResNet-18", "config": config, "acc": 99.06,
+             "ci": float("nan"), "n": 1, "time_s": 123.4, "configs": 64},
+            {"dataset": "FashionMNIST", "method": "SVM (poly)",
+             "config": "C=10, gamma=scale, degree=4", "acc": 89.06, "ci": 0.5, "n": 3,
+             "time_s": 12.4, "configs": 21}]
+    narrow = Console(width=80, record=True)
+    narrow.print(_BestTable(rows))
+    text = narrow.export_text()
+    assert max(map(len, text.splitlines())) <= 80
+    cells = re.findall(r"[^│┃]+", text)
+    words = {w.strip(",") for c in cells for w in c.split()}
+    assert "Configuration" in words and "Configs" in words
+    for kv in [*config.split(", "), "C=10", "gamma=scale", "degree=4"]:
+        assert kv in words, kv
+    wide = Console(width=160, record=True)
+    wide.print(_BestTable(rows))
+    shown = wide.export_text()  # (export_text clears the record)
+    assert config in shown and "89.06 ± 0.50 (n=3)" in shown

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -81,7 +82,7 @@ def sweep_summary(path: Path | str, df: pd.DataFrame) -> RenderableType:
     parts: list[RenderableType] = []
     rows, notes = best_per_dataset(df)
     if rows:
-        parts.append(_best_table(rows))
+        parts.append(_BestTable(rows))
         parts += [Text(f"note: {n}", style="dim") for n in notes]
     else:
         parts.append(Text("no trial finished: no best configuration yet"))
@@ -99,15 +100,39 @@ def seconds(s: float) -> str:
     return f"{s:.2f}" if s < 10 else f"{s:.1f}"
 
 
-def _best_table(rows: list[dict[str, Any]]) -> RichTable:
+class _BestTable:
+    """The best-configuration table, laid out for the width it is printed at: as wide as its
+    content where that fits; narrower, the numeric headers wrap at their spaces and the
+    configuration at its separators (", "), never inside a word (`key=value` stays whole)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = _best_table(self.rows)
+        natural = Measurement.get(console, options.update_width(10_000), wide).maximum
+        if natural <= options.max_width:
+            yield wide
+        else:
+            yield _best_table(self.rows, narrow=True)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, _best_table(self.rows))
+
+
+def _best_table(rows: list[dict[str, Any]], narrow: bool = False) -> RichTable:
     t = RichTable(title="Best configuration per dataset", title_justify="left",
                   title_style="bold", show_edge=False, pad_edge=False)
-    t.add_column("Dataset")
-    t.add_column("Best")
-    t.add_column("Configuration", overflow="fold")
-    t.add_column("Test acc (%)", justify="right")
-    t.add_column("Train time (s)", justify="right")
-    t.add_column("Configs", justify="right")
+    # the configuration column is at least as wide as its longest `key=value,` (and its
+    # header): it wraps between them; it folds only a word wider than the screen
+    words = [w for r in rows for w in str(r["config"]).split()]
+    t.add_column("Dataset", no_wrap=True)
+    t.add_column("Best", no_wrap=True)
+    t.add_column("Configuration", overflow="fold",
+                 min_width=max([len("Configuration"), *map(len, words)]))
+    t.add_column("Test acc (%)", justify="right", max_width=10 if narrow else None)
+    t.add_column("Train time (s)", justify="right", max_width=8 if narrow else None)
+    t.add_column("Configs", justify="right", no_wrap=True)
     for r in rows:
         acc = f"{r['acc']:.2f}"
         if present(r["ci"]):
