@@ -28,7 +28,6 @@ from tune_bench.errors import ConfigError
 from tune_bench.space.schema import Axis, SpaceFile, config_error, value_key, yaml_text_hint
 
 
-
 def per_epoch_metrics(trainer: str) -> frozenset[str]:
     """What a trainer reports every epoch (ASHA compares trials on them), plus Tune's own."""
     return plugins.resolve(trainer).per_epoch | plugins.TUNE_METRICS

@@ -12,13 +12,19 @@ _PUT_IN_STORE: dict[tuple[str, int], Any] = {}
 
 
 def data_source(point: dict[str, Any]) -> tuple[str, str]:
-    """The (dataset, split) a trial (flat config) trains on."""
-    return point["dataset"], point.get("split", "seeds")
+    """The (dataset, split) a trial (flat config) trains on ("" when it names no dataset)."""
+    return point.get("dataset") or "", point.get("split", "seeds")
 
 
 def data_key(point: dict[str, Any]) -> str:
-    """`<dataset>/<split>`: the key of a trial's decoded split in the datasets handed over."""
-    return "/".join(data_source(point))
+    """`<dataset>/<split>`: the key of a trial's decoded split in the datasets handed over
+    ("" for a trial whose config names no dataset: a plug-in that loads its own data)."""
+    return "/".join(data_source(point)) if point.get("dataset") else ""
+
+
+def data_names(points: list[dict[str, Any]]) -> str:
+    """e.g. 'mnist/seeds, digits/seeds' ('no dataset' when no trial names one)."""
+    return ", ".join(sorted({data_key(p) for p in points} - {""})) or "no dataset"
 
 
 def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
@@ -29,7 +35,7 @@ def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[
     """
     from tune_bench.data import load_split
 
-    sources = {data_key(p): data_source(p) for p in points}
+    sources = {data_key(p): data_source(p) for p in points if data_key(p)}
     return {key: load_split(*sources[key], data_dir) for key in sorted(sources)}
 
 

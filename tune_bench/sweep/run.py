@@ -35,7 +35,7 @@ from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
 )
 from tune_bench.sweep import ray_internals
 from tune_bench.sweep.callbacks import PruneFinishedCheckpoints, RichProgress
-from tune_bench.sweep.handover import data_key, decode_datasets, put_datasets
+from tune_bench.sweep.handover import data_key, data_names, decode_datasets, put_datasets
 from tune_bench.sweep.options import (
     PROGRESS_ENV,
     SweepOptions,
@@ -176,8 +176,10 @@ def build_trainable(spec: SweepSpec, datasets: dict[str, Any], fn: Any = None):
     device (`spec.resources_for`); the trial reads what it was granted from Tune's context."""
     from ray.tune.trainable import wrap_function
 
-    trainable = tune.with_resources(tune.with_parameters(fn or run_trial, datasets=datasets),
-                                    lambda config: spec.resources_for(flatten_config(config)))
+    extra = {"plugin_paths": tuple(spec.plugin_paths)} if spec.plugin_paths else {}
+    trainable = tune.with_resources(
+        tune.with_parameters(fn or run_trial, datasets=datasets, **extra),
+        lambda config: spec.resources_for(flatten_config(config)))
     # the class Tune would make of the function itself, restoring a missing checkpoint as a
     # fresh start
     return tolerate_missing_checkpoint(wrap_function(trainable))
@@ -344,7 +346,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     # short epochs Tune warns about it on every epoch.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ[PROGRESS_ENV] = "1" if opts.progress else "0"
-    phase(f"decoding {', '.join(sorted(set(map(data_key, spec.points))))}", opts.progress)
+    phase(f"decoding {data_names(spec.points)}", opts.progress)
     splits = decode_datasets(spec.points, opts.data_dir)
     with RayLog() as log:
         return _run(spec, opts, storage, exp, splits, log, trainable_fn)
@@ -446,7 +448,7 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
                             notes=[f"nothing to resume: all {expected} trials of {shown} "
                                    "finished"])
     os.environ[PROGRESS_ENV] = "1" if progress else "0"
-    phase(f"decoding {', '.join(sorted(set(map(data_key, saved['points']))))}", progress)
+    phase(f"decoding {data_names(saved['points'])}", progress)
     splits = decode_datasets(saved["points"], opts.data_dir)
     done = statuses.count("TERMINATED")
     with RayLog() as log:

@@ -1,7 +1,8 @@
 """The function trainable every trial runs, and its recovery from checkpoints after a kill.
 
 A trial gets its decoded dataset from the driver (`handover`), reads the resources Tune granted
-it from its own context, and reports every ResNet epoch with a checkpoint.
+it from its own context, runs its trainer (`tune_bench.plugins`) and checkpoints what the
+trainer reports with a state (every ResNet epoch).
 """
 
 from __future__ import annotations
@@ -27,18 +28,23 @@ DONE_MARKER = "COMPLETE"
 CHECKPOINT_GONE = "does not exist on storage anymore"
 
 
-def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) -> None:
-    """Tune function trainable: train one ResNet or SVM and report to Tune.
+def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
+              plugin_paths: tuple[str, ...] = ()) -> None:
+    """Tune function trainable: run the trial's trainer (`tune_bench.plugins`) and report.
 
-    ResNet trials report every epoch with a checkpoint and, when restarted, continue from the
-    newest complete checkpoint (Tune's, or a newer one found in the trial directory).
+    Whatever the trainer reports with a state (`tune_bench.report(metrics, state=...)`) is
+    checkpointed; when restarted, the trial continues from the newest complete checkpoint
+    (Tune's, or a newer one found in the trial directory), every epoch reported once. A
+    trainer that reports nothing has its returned metrics reported as the final row.
     """
-    import torch
+    import sys
 
-    from tune_bench.config import ResNetConfig, SVMConfig
-    from tune_bench.train import train_resnet, train_svm
+    from tune_bench import session
+    from tune_bench.plugins import resolve
 
+    sys.path[:0] = [p for p in plugin_paths if p not in sys.path]  # the space file's directory
     trial_config = flatten_config(config)
+    trainer = resolve(trial_config["trainer"])
     ctx = tune.get_context()
     resources = granted_resources(ctx)
     threads = max(1, int(resources.get("cpu", 1)))
@@ -48,35 +54,50 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None) ->
                   "trial_name": trial_label(config), "data_from": "driver",
                   "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
 
-    if trial_config["trainer"] == "svm":
-        metrics = train_svm(SVMConfig.from_dict(trial_config), split, threads=threads)
-        tune.report({**metrics, **provenance})
-        return
-
-    cfg = ResNetConfig.from_dict(trial_config)
     trial_dir = ray_internals.storage_trial_dir(ctx)
-    state, restored_from, known = _load_newest_state(tune.get_checkpoint(), trial_dir)
-    provenance["restored_from_epoch"] = state["epoch"] if state else 0
+    saved, restored_from, known = _load_newest_state(tune.get_checkpoint(), trial_dir)
+    provenance["restored_from_epoch"] = saved["epoch"] if saved else 0
     provenance["restored_from"] = restored_from
-    if state is not None:
+    rows: list[dict[str, Any]] = list(saved["rows"]) if saved else []
+    if saved is not None:
         # The trial's result.json holds the epochs of the checkpoint Tune knows (`known`), or
         # one more (Tune logs a result before it registers the result's checkpoint). Epochs of
         # a newer checkpoint found on disk that it lacks are reported again from the
-        # checkpoint's history, so that result.json holds every epoch once. The last epoch
-        # train_resnet reports itself.
+        # checkpoint's rows, so that result.json holds every epoch once.
         done = max(known, _recorded_epochs(ctx), _stored_epochs(trial_dir))
-        if state["epoch"] >= cfg.epochs and done >= cfg.epochs:
-            return  # killed after its final row was recorded: finished, nothing to report again
-        for row in state["history"][done:min(state["epoch"], cfg.epochs - 1)]:
+        for row in rows[done:]:
             tune.report({**row, **provenance, "replayed": True})
+        if rows and rows[-1].get("final"):
+            return  # its final row is recorded: finished, nothing to run again
 
-    def on_epoch(metrics: dict[str, Any], st: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            torch.save(st, Path(d) / STATE_FILE)
-            (Path(d) / DONE_MARKER).write_text(str(st["epoch"]))
-            tune.report({**metrics, **provenance}, checkpoint=tune.Checkpoint.from_directory(d))
+    def on_report(metrics: dict[str, Any], state: Any) -> None:
+        metrics.setdefault("epoch", len(rows) + 1)
+        rows.append(metrics)
+        if state is None:
+            tune.report({**metrics, **provenance})
+            return
+        _report_with_checkpoint({**metrics, **provenance},
+                                {"epoch": metrics["epoch"], "rows": rows, "state": state})
 
-    train_resnet(cfg, split, on_epoch=on_epoch, resume_state=state, threads=threads)
+    run = session.Session(split, threads, saved["state"] if saved else None, on_report)
+    with session.running(run):
+        result = trainer(trial_config)
+    if rows:
+        return  # it reported (now or before a restart): its return value is not a new row
+    if not isinstance(result, dict):
+        raise TypeError(f"trainer {trial_config['trainer']} returned "
+                        f"{type(result).__name__}, not a dict of metrics, and reported nothing")
+    tune.report({"final": True, **result, **provenance})
+
+
+def _report_with_checkpoint(row: dict[str, Any], saved: dict[str, Any]) -> None:
+    """`row` to Tune with a checkpoint holding `saved` and its completion marker."""
+    import torch
+
+    with tempfile.TemporaryDirectory() as d:
+        torch.save(saved, Path(d) / STATE_FILE)
+        (Path(d) / DONE_MARKER).write_text(str(saved["epoch"]))
+        tune.report(row, checkpoint=tune.Checkpoint.from_directory(d))
 
 
 def tolerate_missing_checkpoint(cls: type) -> type:
@@ -119,8 +140,11 @@ def granted_resources(ctx: Any) -> dict[str, float]:
 
 
 def _handed_over_split(trial_config: dict[str, Any], datasets: dict[str, Any]) -> Any:
-    """The decoded split the driver put in the object store for this trial."""
+    """The decoded split the driver put in the object store for this trial (None when its
+    config names no dataset)."""
     key = data_key(trial_config)
+    if not key:
+        return None
     if key not in datasets:
         raise KeyError(f"no decoded dataset {key} was handed over to the trial "
                        f"(have: {', '.join(sorted(datasets)) or 'none'})")
@@ -137,9 +161,10 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     if not (path / DONE_MARKER).exists() or not (path / STATE_FILE).exists():
         return None
     try:
-        return torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+        saved = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
     except Exception:  # a checkpoint cut short by a kill: skip it
         return None
+    return saved if isinstance(saved, dict) and "rows" in saved else None
 
 
 def _recorded_epochs(ctx: Any) -> int:
