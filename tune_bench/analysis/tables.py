@@ -231,8 +231,17 @@ _NO_RESNET = "no finished ResNet trials"
 _NO_SVM = "no finished SVM trials"
 _NO_TRIALS = "no finished trials"
 
+def _claims_table(df: pd.DataFrame) -> Any:
+    """The claims' verdicts (`analysis.claims`, imported on use)."""
+    from tune_bench.analysis.claims import claims_table
+
+    return claims_table(df)
+
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("trial_states", "Trials per state", state_counts),
+    TableSpec("claims", "Claims", _claims_table,
+              "no claims (a claims: list in the space file, or analyze --claims FILE)"),
     TableSpec("effects", "Matched effects", _inference("effects_table"),
               _inference_absent("effects")),
     TableSpec("associations", "Sampled search: associations", _inference("associations_table"),

@@ -203,6 +203,27 @@ def _toc(tables: Sequence[Table], has_plots: bool) -> str:
     return '<nav class="toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
 
 
+Claims = tuple[list[tuple[str, str]], list[str]]  # (verdict, sentence) per claim; notes
+
+
+def claims_markdown(c: Claims | None) -> str:
+    """The Claims section in markdown ('' without claims): verdict first, then the rule."""
+    if not c or not c[0]:
+        return ""
+    lines = ["## Claims", ""] + [f"- **{v}**: {s}" for v, s in c[0]] + [""]
+    return "\n".join(lines + [f"_{n}_" for n in c[1]] + [""])
+
+
+def claims_html(c: Claims | None) -> str:
+    """The Claims section in HTML ('' without claims)."""
+    if not c or not c[0]:
+        return ""
+    items = "".join(f"<li><b>{html.escape(v)}</b>: {html.escape(s)}</li>" for v, s in c[0])
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in c[1])
+    return (f'<section id="claims-section"><h2>Claims</h2><ul>{items}</ul>'
+            f'<ul class="notes">{notes}</ul></section>\n')
+
+
 def findings_markdown(f: Findings) -> str:
     """The Findings section in markdown: one list per block, then the notes."""
     lines = ["## Findings", ""]
@@ -225,7 +246,8 @@ def findings_html(f: Findings) -> str:
 
 def html_document(tables: Sequence[Table], images: Sequence[Path], header: str = "",
                   findings: Findings | None = None,
-                  provenance: Sequence[tuple[str, str]] = ()) -> str:
+                  provenance: Sequence[tuple[str, str]] = (),
+                  claims: Claims | None = None) -> str:
     """One self-contained HTML page (inline CSS, PNGs as base64 data URIs), the answer first:
     the provenance, the findings, the best model table; then a table of contents, the other
     tables and the plots."""
@@ -244,6 +266,7 @@ def html_document(tables: Sequence[Table], images: Sequence[Path], header: str =
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>tune-bench report</title><style>{_CSS}</style></head><body>"
         f"<h1>tune-bench report</h1>{head}\n"
+        + claims_html(claims)
         + (findings_html(findings) + "\n" if findings is not None else "")
         + (render(answer, "html") + "\n" if answer else "")
         + _toc(rest, bool(figures)) + "\n"
