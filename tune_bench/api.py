@@ -91,10 +91,10 @@ def sweep(space: PathLike | dict[str, Any], **options: Any) -> Experiment:
     repeats, keep_checkpoints, shared_storage, progress (False), and `set` (a dict of values
     overriding every trial's, as `--set key=value`). The outcome (states, errored trials,
     notes) is `Experiment.outcome`."""
-    from tune_bench import sweep as sw
     from tune_bench.config import TRAINERS, TrialValueError, check_overrides
     from tune_bench.space import load_space, parse_space
-    from tune_bench.sweep.options import DEFAULT_MAX_FAILURES
+    from tune_bench.sweep.options import DEFAULT_MAX_FAILURES, SweepOptions
+    from tune_bench.sweep.run import run_sweep
 
     opts = dict(options)
     overrides = dict(opts.pop("set", None) or {})
@@ -118,7 +118,7 @@ def sweep(space: PathLike | dict[str, Any], **options: Any) -> Experiment:
         raise ConfigError(f"sweep: unknown option(s) {', '.join(unknown)} "
                           f"(known: set, repeats, cpus_per_trial, gpus_per_trial, "
                           f"{', '.join(sorted(known))})")
-    run = sw.SweepOptions(storage_path=str(opts.get("storage_path", "ray_results")),
+    run = SweepOptions(storage_path=str(opts.get("storage_path", "ray_results")),
                           name=opts.get("name"), address=opts.get("address"),
                           data_dir=opts.get("data_dir"),
                           max_concurrent=opts.get("max_concurrent"),
@@ -129,7 +129,7 @@ def sweep(space: PathLike | dict[str, Any], **options: Any) -> Experiment:
                           keep_checkpoints=bool(opts.get("keep_checkpoints", False)),
                           overrides=overrides or None,
                           shared_storage=bool(opts.get("shared_storage", False)))
-    outcome = sw.run_sweep(spec, run)
+    outcome = run_sweep(spec, run)
     exp = open_experiment(outcome.path)
     exp.outcome = outcome
     return exp
@@ -407,17 +407,17 @@ def _block_records(b: fd.BlockResult, df: pd.DataFrame) -> list[dict[str, Any]]:
         for _, r in b.simple.iterrows():
             main = eff[(eff["Factor"] == r["Factor"]) & (eff["Level A"] == r["Level A"])
                        & (eff["Level B"] == r["Level B"])]
-            sentence = None
+            said = None  # the main effect's sentence, which says its simple effects
             if not main.empty:
                 m = main.iloc[0]
-                sentence = (fd._effect_sentence(m, t, int((eff["Factor"] == m["Factor"]).sum()))
-                            + fd._simple_text(m, b.simple, t))
+                said = (fd._effect_sentence(m, t, int((eff["Factor"] == m["Factor"]).sum()))
+                        + fd._simple_text(m, b.simple, t))
             rows.append(_record(b, name, "simple", factor=f"{r['Factor']} | {r['By']}="
                                 f"{r['Within']}", levels=f"{r['Level B']} − {r['Level A']}",
                                 effect=r["Effect"], unit=t.unit, ci_low=r["CI low"],
                                 ci_high=r["CI high"], n=int(r["Pairs"]), method=r["Method"],
                                 p_holm=r["p (Holm)"], significant=fd.significant(r),
-                                sentence=sentence))
+                                sentence=said))
     if b.rho is not None and not b.rho.empty:
         for _, r in b.rho.iterrows():
             rows.append(_record(b, name, "rho", factor=r["Param"], levels=None,

@@ -84,8 +84,10 @@ _APPLIES = {"degree": ("kernel", {"poly"}), "coef0": ("kernel", {"poly", "sigmoi
 
 def applies(row: pd.Series, key: str) -> bool:
     """Whether hyperparameter `key` means something for this row (no degree for rbf, ...)."""
-    col, values = _APPLIES.get(key, (None, None))
-    return col is None or col not in row.index or not present(row[col]) or row[col] in values
+    if key not in _APPLIES:
+        return True
+    col, values = _APPLIES[key]
+    return col not in row.index or not present(row[col]) or row[col] in values
 
 
 def describe_config(row: pd.Series, keys: Sequence[str]) -> str:

@@ -182,7 +182,8 @@ def best_config_per_dataset_model(df: pd.DataFrame) -> Table | None:
     repeats = (groups["n"] > 1).any()
     rows = []
     for _, g in best.iterrows():
-        row = {"Dataset": _label("dataset", g["dataset"]), "Model": _label("model", g["model"])}
+        row: dict[str, Any] = {"Dataset": _label("dataset", g["dataset"]),
+                               "Model": _label("model", g["model"])}
         row.update({COLUMN_LABELS.get(c, c): _hp_value(c, g[c]) for c in show})
         row.update(_acc_values("Test Acc (%)", g))
         row["Train Time (ms)"] = g["time_mean"]

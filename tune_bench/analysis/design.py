@@ -276,7 +276,8 @@ def _drop_aliased(x: pd.DataFrame, sampled: set[str]) -> tuple[pd.DataFrame, lis
     (confounded: e.g. pin_memory set only on the GPU); they cannot be separated. Sampled
     factors (continuous or many-level values) are left alone: every trial has its own value,
     which says nothing about confounding."""
-    keep, notes = [], []
+    keep: list[str] = []
+    notes: list[str] = []
     gridded = {c for c in x.columns if x[c].nunique() <= MAX_LEVELS and c not in sampled}
     for c in x.columns:
         alias = None if c not in gridded else next(

@@ -44,12 +44,12 @@ def welch_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float] | 
         return None
     from scipy.special import stdtr
 
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    xa, xb = np.asarray(a, float), np.asarray(b, float)
+    va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
     if va + vb == 0:
         return None
-    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    t = (xa.mean() - xb.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1))
     return float(t), float(2 * stdtr(df, -abs(t)))
 
 
