@@ -119,6 +119,7 @@ def load_object(ref: str, what: str, path: str | None = None) -> tuple[Any, str]
     dirs = [Path(path)] if path else list(reversed(_SEARCH_PATH))
     added = [str(d) for d in dirs if str(d) not in sys.path]
     sys.path[:0] = added
+    _forget_shadowed(module_name.split(".")[0], dirs)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
@@ -143,6 +144,22 @@ def load_object(ref: str, what: str, path: str | None = None) -> tuple[Any, str]
     file = Path(getattr(module, "__file__", "") or "").resolve()
     origin = next((str(d) for d in dirs if d in file.parents), "")
     return obj, origin
+
+
+def _forget_shadowed(top: str, dirs: list[Path]) -> None:
+    """Forget an imported `top` module when a directory searched first holds another one of the
+    same name (two space files, each with its own `train.py`, in one process)."""
+    importlib.invalidate_caches()
+    loaded = sys.modules.get(top)
+    if loaded is None:
+        return
+    file = Path(getattr(loaded, "__file__", "") or "/").resolve()
+    for d in dirs:
+        if (d / f"{top}.py").is_file() or (d / top / "__init__.py").is_file():
+            if d.resolve() not in file.parents:
+                for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+                    del sys.modules[name]
+            return
 
 
 def _one_line(e: BaseException) -> str:
@@ -178,7 +195,7 @@ def known_names() -> list[str]:
                                   - set(BUILTIN))
 
 
-_RESOLVED: dict[tuple[str, str], Trainer] = {}
+_RESOLVED: dict[tuple[str, str], Trainer] = {}  # (name, where from) -> Trainer
 
 
 def resolve(name: Any, what: str = "trainer", path: str | None = None) -> Trainer:
@@ -190,7 +207,7 @@ def resolve(name: Any, what: str = "trainer", path: str | None = None) -> Traine
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{what}: must be one of {', '.join(known_names())} (got {name!r}) "
                           "or an import path module:function")
-    key = (name, path or str(_SEARCH_PATH[-1] if _SEARCH_PATH else ""))
+    key = (name, path or ":".join(map(str, _SEARCH_PATH)))
     if key in _RESOLVED:
         return _RESOLVED[key]
     ref = BUILTIN.get(name) or (name if is_import_path(name) else _entry_point(name))

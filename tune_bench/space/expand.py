@@ -265,7 +265,7 @@ def repeat(points: list[dict], n: int, source: str) -> list[dict]:
     """`n` repeats of each grid point with seeds seed, seed+1, ..."""
     if n == 1:
         return points
-    out = [{**p, "seed": p["seed"] + r} for p in points for r in range(n)]
+    out = [{**p, "seed": p.get("seed", 0) + r} for p in points for r in range(n)]
     if len({value_key(p) for p in out}) != len(out):
         raise config_error(source, "num_samples",
                            "repeats give identical trials: the seeds of some points overlap")

@@ -37,14 +37,15 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     (Tune's, or a newer one found in the trial directory), every epoch reported once. A
     trainer that reports nothing has its returned metrics reported as the final row.
     """
-    import sys
+    import contextlib
 
-    from tune_bench import session
-    from tune_bench.plugins import resolve
+    from tune_bench import plugins, session
 
-    sys.path[:0] = [p for p in plugin_paths if p not in sys.path]  # the space file's directory
     trial_config = flatten_config(config)
-    trainer = resolve(trial_config["trainer"])
+    with contextlib.ExitStack() as stack:  # the space file's directory
+        for path in plugin_paths:
+            stack.enter_context(plugins.search_path(path))
+        trainer = plugins.resolve(trial_config["trainer"])
     ctx = tune.get_context()
     resources = granted_resources(ctx)
     threads = max(1, int(resources.get("cpu", 1)))

@@ -1,0 +1,145 @@
+"""A trainer written outside the repository: a module and a space file in a temporary
+directory (`trainer: module:function`) sweep, resume after a kill from the last reported epoch
+with every epoch once, and are analyzed with findings naming their own keys. Bad plug-ins get
+one line naming the culprit, exit 2, and nothing started or written."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.test_cli_errors import Run, nothing_written, one_line_error, run  # noqa: F401
+from tune_bench.cli import app
+
+# A user's module: the simplest trainer (a dict back) and a richer one (per-epoch reports
+# with a state, a config model, the metrics it reports); `die_at` kills the worker once.
+MODULE = '''
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import tune_bench
+
+
+def simple(config):
+    return {"score": config["width"] * config["rate"] + 0.01 * config.get("seed", 0)}
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    width: int = Field(4, ge=1)
+    rate: float = 0.1
+    epochs: int = Field(3, ge=1)
+    seed: int = 0
+    die_at: int = 0
+
+
+@tune_bench.trainer(config=Config, metrics=["score"], per_epoch=["loss"])
+def epochs(config):
+    state = tune_bench.restored_state() or {"epoch": 0, "total": 0.0}
+    for epoch in range(state["epoch"] + 1, config["epochs"] + 1):
+        state = {"epoch": epoch, "total": state["total"] + config["rate"]}
+        last = {"score": state["total"] * config["width"], "final": True} \\
+            if epoch == config["epochs"] else {}
+        tune_bench.report_metrics({"epoch": epoch, "loss": 1.0 / epoch, **last}, state=state)
+        marker = Path(__file__).with_name(f"died_{config['width']}")
+        if epoch == config["die_at"] and not marker.exists():
+            marker.write_text(str(epoch))
+            os._exit(1)
+'''
+
+
+def plugin(tmp_path: Path, space: str, module: str = MODULE, name: str = "mytrain") -> Path:
+    """`name`.py and space.yaml in `tmp_path` (outside the repository); the space's path."""
+    (tmp_path / f"{name}.py").write_text(module)
+    path = tmp_path / "space.yaml"
+    path.write_text(textwrap.dedent(space))
+    return path
+
+
+def _rows(exp: Path) -> dict[str, list[dict]]:
+    out = {}
+    for d in sorted(p for p in exp.iterdir() if p.is_dir()):
+        params = json.loads((d / "params.json").read_text())["variant"]
+        lines = (d / "result.json").read_text().splitlines()
+        out[f"w{params['width']}"] = [json.loads(line) for line in lines if line.strip()]
+    return out
+
+
+def test_simple_trainer_sweeps_and_is_analyzed(ray_session, tmp_path: Path):
+    space = plugin(tmp_path / "mine", """
+        name: simple
+        metric: score
+        fixed: {trainer: "mytrain:simple", rate: 0.5}
+        axes: {width: [1, 2, 3]}
+        num_samples: 2
+    """) if (tmp_path / "mine").mkdir() is None else None
+    runner = CliRunner()
+    res = runner.invoke(app, ["sweep", str(space), "--storage-path", str(tmp_path / "runs"),
+                              "--no-progress", "--no-tables"])
+    assert res.exit_code == 0, res.output
+    exp = tmp_path / "runs" / "simple"
+    rows = _rows(exp)
+    assert sorted(rows) == ["w1", "w2", "w3"] and all(len(r) == 1 for r in rows.values())
+    res = runner.invoke(app, ["analyze", str(exp)])
+    assert res.exit_code == 0, res.output
+    assert "width" in res.output and "score" in res.output
+
+
+def test_epoch_trainer_resumes_after_a_kill_every_epoch_once(ray_session, tmp_path: Path):
+    from tune_bench.space import load_space
+    from tune_bench.sweep import SweepOptions, run_sweep
+
+    space = plugin(tmp_path, """
+        name: epochs
+        metric: score
+        fixed: {trainer: "mytrain:epochs", epochs: 4, die_at: 2}
+        axes: {width: [1, 2]}
+    """)
+    spec = load_space(str(space))
+    assert spec.plugin_paths == [str(tmp_path.resolve())]
+    out = run_sweep(spec, SweepOptions(storage_path=str(tmp_path / "runs"), progress=False))
+    assert out.ok, out
+    for key, rows in _rows(Path(out.path)).items():
+        assert [r["epoch"] for r in rows] == [1, 2, 3, 4], (key, rows)
+        assert (tmp_path / f"died_{key[1:]}").read_text() == "2"  # each died once at epoch 2
+        resumed = [r for r in rows if r.get("restored_from_epoch")]
+        assert resumed and resumed[0]["restored_from_epoch"] == 2 and resumed[0]["epoch"] == 3
+        assert rows[-1]["score"] == pytest.approx(0.4 * int(key[1:]))  # state carried over
+
+
+# --------------------------------------------------------------------------- bad plug-ins
+
+BAD = {
+    "module_missing": ("nosuch:train", MODULE, "no module named 'nosuch'"),
+    "function_missing": ("mytrain:nothing", MODULE, "module 'mytrain' has no 'nothing'"),
+    "wrong_signature": ("mytrain:two", "def two(a, b):\n    return {}\n",
+                        "wrong signature two(a, b)"),
+    "raises_on_import": ("mytrain:simple", "raise RuntimeError('boom')\n",
+                         "raised on import: RuntimeError: boom"),
+    "config_rejects": ("mytrain:epochs", MODULE, "fixed.width: must be >= 1 (got 0)"),
+    "unknown_key": ("mytrain:epochs", MODULE, "fixed.depth: unknown key for the mytrain:epochs"),
+    "metric_not_reported": ("mytrain:epochs", MODULE, "metric: accuracy is not reported by "
+                            "mytrain:epochs trials"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_plugin_one_line_exit_2_nothing_started(run: Run, tmp_path: Path,  # noqa: F811
+                                                   case: str):
+    trainer, module, expect = BAD[case]
+    fixed = {"config_rejects": "width: 0", "unknown_key": "depth: 3"}.get(case, "width: 1")
+    metric = "accuracy" if case == "metric_not_reported" else "score"
+    space = plugin(tmp_path / "plug" if (tmp_path / "plug").mkdir() is None else tmp_path, f"""
+        name: bad
+        metric: {metric}
+        fixed: {{trainer: "{trainer}", {fixed}}}
+    """, module)
+    res = run("sweep", str(space), "--storage-path", str(run.storage), timeout=60)
+    one_line_error(res, 2, str(space), expect)
+    nothing_written(run)
