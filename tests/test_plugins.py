@@ -143,3 +143,50 @@ def test_bad_plugin_one_line_exit_2_nothing_started(run: Run, tmp_path: Path,  #
     res = run("sweep", str(space), "--storage-path", str(run.storage), timeout=60)
     one_line_error(res, 2, str(space), expect)
     nothing_written(run)
+
+
+# --------------------------------------------------------------------------- the examples
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_example_b_own_trainer_on_digits(ray_session, tmp_path: Path):
+    res = CliRunner().invoke(app, [
+        "sweep", str(EXAMPLES / "digits_trainer" / "space.yaml"), "--storage-path",
+        str(tmp_path), "--no-progress", "--no-tables", "--set", "max_iter=20"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads((d / "result.json").read_text().splitlines()[-1])
+            for d in (tmp_path / "digits_mlp").iterdir() if d.is_dir()]
+    assert len(rows) == 8 and all(r["test_acc"] > 0.2 for r in rows)
+
+
+def test_example_a_own_cnn_through_the_builtin_trainer(ray_session, tmp_path: Path, tiny_root):
+    res = CliRunner().invoke(app, [
+        "sweep", str(EXAMPLES / "my_cnn" / "space.yaml"), "--storage-path", str(tmp_path),
+        "--data-dir", str(tiny_root), "--no-progress", "--no-tables", "--set", "epochs=1",
+        "--set", "n_train=100", "--set", "n_eval=50", "--set", "lr=0.001"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads((d / "result.json").read_text().splitlines()[-1])
+            for d in (tmp_path / "my_cnn").iterdir() if d.is_dir()]
+    mine = [r for r in rows if r["params"] < 100_000]
+    assert len(rows) == 2 and len(mine) == 1 and mine[0]["macs"] > 0
+
+
+def test_a_factory_not_returning_a_module_and_a_bad_loader(tmp_path: Path):
+    from tune_bench.errors import ConfigError
+    from tune_bench.space import load_space
+    from tune_bench.sweep.handover import decode_datasets
+
+    (tmp_path / "bad.py").write_text(
+        "import numpy as np\n"
+        "def build(num_classes, in_channels):\n    return 'a string'\n"
+        "def load():\n    z = np.zeros((10, 8, 8), np.uint8)\n"
+        "    return z, np.zeros(9, int), z, np.zeros(10, int)\n")
+    space = plugin(tmp_path, 'name: b\nfixed: {trainer: resnet, model: "bad:build"}\n', "")
+    with pytest.raises(ConfigError, match="fixed.model: the factory returned str, not a torch"):
+        load_space(str(space))
+    space = plugin(tmp_path, 'name: b\nfixed: {trainer: svm, dataset: "bad:load"}\n', "",
+                   name="unused")
+    spec = load_space(str(space))
+    with pytest.raises(ConfigError, match="bad:load: train_x holds 10 images but train_y"):
+        decode_datasets(spec.points, None, spec.plugin_paths)

@@ -13,14 +13,21 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WrapValidator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from tune_bench.datasets import NAMES, check_name
 from tune_bench.errors import ConfigError
 from tune_bench.plugins import BUILTIN
 
-Dataset = Literal["mnist", "fashion_mnist"]
-Model = Literal["resnet18", "resnet34", "resnet50"]
+BuiltinModel = Literal["resnet18", "resnet34", "resnet50"]
 Optimizer = Literal["sgd", "adam"]
 Kernel = Literal["poly", "rbf"]
 Device = Literal["cpu", "gpu"]
@@ -32,8 +39,8 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotun
 SvmBackend = Literal["auto", "sklearn", "onedal", "cuml"]
 SvmPredict = Literal["auto", "gemm", "backend"]
 
-DATASETS: tuple[str, ...] = get_args(Dataset)
-MODELS: tuple[str, ...] = get_args(Model)
+DATASETS: tuple[str, ...] = NAMES  # the catalog's (tune_bench.datasets)
+MODELS: tuple[str, ...] = get_args(BuiltinModel)
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 KERNELS: tuple[str, ...] = get_args(Kernel)
 DEVICES: tuple[str, ...] = get_args(Device)
@@ -58,6 +65,31 @@ def says(text: str) -> WrapValidator:
     return WrapValidator(wrap)
 
 
+
+
+def _model(name: str) -> str:
+    """A built-in model, or a factory `module:function` (built once here: it must return an
+    nn.Module)."""
+    if name in MODELS:
+        return name
+    if ":" not in name:
+        raise PydanticCustomError("value", "must be one of {names} or a factory module:function"
+                                  " (got {got})", {"names": ", ".join(MODELS), "got": repr(name)})
+    from tune_bench.models import build_factory
+
+    try:
+        build_factory(name)
+    except ConfigError as e:
+        raise PydanticCustomError("value", "{text}", {"text": str(e).partition(": ")[2]}) \
+            from None
+    return name
+
+
+# a built-in model, or a factory of the user's (`my_module:build`)
+Model = Annotated[str, AfterValidator(_model)]
+# a catalog name or a user's loader module:function
+Dataset = Annotated[str, AfterValidator(check_name), says(
+    f"must be one of {', '.join(NAMES)} or a loader module:function")]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Gamma = Annotated[Literal["scale", "auto"] | PositiveFloat,
                   says("must be 'scale', 'auto' or a number > 0")]

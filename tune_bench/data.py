@@ -316,12 +316,42 @@ def _not_found(name: str, tried: list[str]) -> DataError:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def load_digits() -> RawDataset:
+    """scikit-learn's bundled digits (1,797 8x8 images, offline) as uint8 0..255; a fixed
+    stratified 20% is its "official" test set."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    x = torch.from_numpy((bunch.images * (255 / 16)).round().astype(np.uint8))
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    train, test = _stratified_split(np.arange(len(y)), y.numpy(), round(0.2 * len(y)), 0)
+    return RawDataset("digits", *_take(x, y, train), *_take(x, y, test), "sklearn digits")
+
+
+@functools.lru_cache(maxsize=4)
+def load_user(ref: str) -> RawDataset | Split:
+    """A user's loader `module:function` (`datasets.load_user`): a RawDataset, or a Split when
+    it returns its own validation arrays."""
+    from tune_bench.datasets import load_user as call
+
+    a = call(ref)
+    t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in a.items()}
+    t.update({k: v.to(torch.int64) for k, v in t.items() if k.endswith("_y")})
+    if "val_x" in t:
+        return Split("loader", SPLIT_SEED, t["train_x"], t["train_y"], t["val_x"], t["val_y"],
+                     t["test_x"], t["test_y"], ref)
+    return RawDataset(ref, t["train_x"], t["train_y"], t["test_x"], t["test_y"], ref)
+
+
 def load_raw(name: str, data_dir: str | Path | None = None, download: bool = True) -> RawDataset:
-    """Find, verify and decode dataset `name` ("mnist" or "fashion_mnist"); cached per process.
+    """Find, verify and decode dataset `name` (`tune_bench.datasets`); cached per process.
 
     An explicit `data_dir` (or $TUNE_BENCH_DATA_DIR) that exists must hold the files; one that
     does not exist is reported and the search goes on. Corrupted files are always an error.
     """
+    if name == "digits":
+        return load_digits()
     tried: list[str] = []
     for place in _search_places(name, data_dir):
         files, why = _find_files(place)
@@ -405,7 +435,11 @@ def make_split(raw: RawDataset, split: str = "seeds", seed: int = 0) -> Split:
 
 
 def load_split(dataset: str, split: str = "seeds", data_dir: str | None = None) -> Split:
-    """Decode `dataset` once (cached) and cut the named split, seeded by SPLIT_SEED."""
+    """Decode `dataset` once (cached) and cut the named split, seeded by SPLIT_SEED; a user's
+    loader (`module:function`) that returns validation arrays gives its own split."""
+    if ":" in dataset:
+        raw = load_user(dataset)
+        return raw if isinstance(raw, Split) else make_split(raw, split, seed=SPLIT_SEED)
     return make_split(load_raw(dataset, data_dir), split, seed=SPLIT_SEED)
 
 

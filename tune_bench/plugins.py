@@ -220,7 +220,8 @@ def resolve(name: Any, what: str = "trainer", path: str | None = None) -> Traine
         obj = Trainer(obj)
     else:
         _check_signature(obj.fn, f"{what} {name}")
-    found = replace(obj, name=name, ref=ref, path=origin or (path or ""),
-                    builtin=name in BUILTIN)
+    builtin = name in BUILTIN
+    found = replace(obj, name=name, ref=ref, path="" if builtin else origin or (path or ""),
+                    builtin=builtin)
     _RESOLVED[key] = found
     return found

@@ -394,5 +394,10 @@ def _expand(space: SpaceFile, source: str, overrides: dict[str, Any]) -> SweepSp
         max_concurrent=space.max_concurrent,
     )
     spec.notes = _override_note(space, source, overrides, spec.n_trials) if overrides else []
-    spec.plugin_paths = sorted({plugins.resolve(t).path for t in trainers} - {""})
+    paths = {plugins.resolve(t).path for t in trainers}
+    here = space_dir(source)
+    if here is not None and any(plugins.is_import_path(p.get(k)) for p in trials
+                                for k in ("dataset", "model")):
+        paths.add(str(here.resolve()))  # a loader or a model factory of the user's
+    spec.plugin_paths = sorted(paths - {""})
     return spec

@@ -27,16 +27,23 @@ def data_names(points: list[dict[str, Any]]) -> str:
     return ", ".join(sorted({data_key(p) for p in points} - {""})) or "no dataset"
 
 
-def decode_datasets(points: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
+def decode_datasets(points: list[dict[str, Any]], data_dir: str | None,
+                    plugin_paths: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Decode each (dataset, split) the trials use, once: {data_key: Split}.
 
     Runs before Ray starts, so a missing or corrupt dataset file is reported at once, without
     the cost of starting (and stopping) a Ray instance first.
     """
+    import contextlib
+
     from tune_bench.data import load_split
+    from tune_bench.plugins import search_path
 
     sources = {data_key(p): data_source(p) for p in points if data_key(p)}
-    return {key: load_split(*sources[key], data_dir) for key in sorted(sources)}
+    with contextlib.ExitStack() as stack:  # a user's loader: from the space file's directory
+        for path in plugin_paths:
+            stack.enter_context(search_path(path))
+        return {key: load_split(*sources[key], data_dir) for key in sorted(sources)}
 
 
 def put_datasets(splits: dict[str, Any]) -> dict[str, Any]:

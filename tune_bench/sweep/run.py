@@ -347,7 +347,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ[PROGRESS_ENV] = "1" if opts.progress else "0"
     phase(f"decoding {data_names(spec.points)}", opts.progress)
-    splits = decode_datasets(spec.points, opts.data_dir)
+    splits = decode_datasets(spec.points, opts.data_dir, spec.plugin_paths)
     with RayLog() as log:
         return _run(spec, opts, storage, exp, splits, log, trainable_fn)
 
@@ -449,7 +449,7 @@ def resume_sweep(path: str | Path, retry_errored: bool = False, data_dir: str | 
                                    "finished"])
     os.environ[PROGRESS_ENV] = "1" if progress else "0"
     phase(f"decoding {data_names(saved['points'])}", progress)
-    splits = decode_datasets(saved["points"], opts.data_dir)
+    splits = decode_datasets(saved["points"], opts.data_dir, spec.plugin_paths)
     done = statuses.count("TERMINATED")
     with RayLog() as log:
         started = start_ray(opts)

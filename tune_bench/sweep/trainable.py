@@ -38,6 +38,7 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     trainer that reports nothing has its returned metrics reported as the final row.
     """
     import contextlib
+    import sys
 
     from tune_bench import plugins, session
 
@@ -46,6 +47,7 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
         for path in plugin_paths:
             stack.enter_context(plugins.search_path(path))
         trainer = plugins.resolve(trial_config["trainer"])
+    sys.path[:0] = [p for p in plugin_paths if p not in sys.path]  # its model factory & co.
     ctx = tune.get_context()
     resources = granted_resources(ctx)
     threads = max(1, int(resources.get("cpu", 1)))

@@ -1,0 +1,83 @@
+"""The dataset catalog: every dataset a trial can name, with its label for display.
+
+Built-in: the IDX datasets (`mnist`, `fashion_mnist`: files in torchvision's layout, decoded by
+`tune_bench.data`) and scikit-learn's bundled `digits` (8x8 images, offline). A user's data:
+`dataset: my_module:load`, a function returning arrays (`load_user`). Plain data, no torch:
+the analysis reads labels from here without importing a trainer or a plug-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tune_bench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset's label for display, its kind (`idx`, `sklearn`) and its order in tables."""
+
+    label: str
+    kind: str
+    order: int
+
+
+CATALOG: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("MNIST", "idx", 0),
+    "fashion_mnist": DatasetInfo("FashionMNIST", "idx", 1),
+    "digits": DatasetInfo("digits", "sklearn", 2),
+}
+NAMES: tuple[str, ...] = tuple(CATALOG)
+
+
+def label(name: str) -> str:
+    """'MNIST' for mnist; a user's loader (`my_module:load`) by its own name."""
+    return CATALOG[name].label if name in CATALOG else name
+
+
+def check_name(name: Any) -> str:
+    """A catalog name or an import path `module:function`; else the one-line refusal."""
+    if isinstance(name, str) and (name in CATALOG or ":" in name):
+        return name
+    raise ValueError(f"must be one of {', '.join(NAMES)} or a loader module:function "
+                     f"(got {name!r})")
+
+
+ARRAY_KEYS = ("train_x", "train_y", "test_x", "test_y")
+
+
+def load_user(ref: str) -> dict[str, Any]:
+    """Call the user's loader `module:function` (no arguments): a dict (or tuple, in this
+    order) of numpy arrays train_x, train_y, test_x, test_y and optionally val_x, val_y;
+    images [N, H, W] (any numeric type; uint8 0..255 as the image trainer expects) and integer
+    labels [N]. Shapes are checked: one ConfigError line naming the loader."""
+    import numpy as np
+
+    from tune_bench.plugins import load_object
+
+    fn, _ = load_object(ref, f"dataset {ref}")
+    try:
+        got = fn()
+    except Exception as e:  # noqa: BLE001 - the loader's own error, in one line
+        raise ConfigError(f"dataset {ref}: the loader raised {type(e).__name__}: {e}") from None
+    keys = (*ARRAY_KEYS, "val_x", "val_y")
+    if isinstance(got, (tuple, list)):
+        got = dict(zip(keys, got, strict=False))
+    if not isinstance(got, dict) or any(k not in got for k in ARRAY_KEYS):
+        raise ConfigError(f"dataset {ref}: the loader must return train_x, train_y, test_x, "
+                          "test_y (a dict or a tuple of arrays)")
+    out = {k: np.asarray(v) for k, v in got.items() if k in keys and v is not None}
+    for part in ("train", "test", "val"):
+        if f"{part}_x" not in out:
+            continue
+        x, y = out[f"{part}_x"], out.get(f"{part}_y")
+        if y is None or y.ndim != 1 or len(x) != len(y):
+            raise ConfigError(
+                f"dataset {ref}: {part}_x holds {len(x)} images but {part}_y "
+                f"{'is missing' if y is None else f'has shape {list(y.shape)}'}: "
+                "each image needs one label")
+    if out["train_x"].shape[1:] != out["test_x"].shape[1:]:
+        raise ConfigError(f"dataset {ref}: train images are {list(out['train_x'].shape[1:])} "
+                          f"but test images {list(out['test_x'].shape[1:])}")
+    return out
