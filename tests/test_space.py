@@ -174,7 +174,9 @@ def test_smoke_is_small_and_covers_both_trainers_and_devices() -> None:
     resnet = [p for p in cpu if p["trainer"] == "resnet"]
     svm = [p for p in spec.points if p["trainer"] == "svm"]
     assert len(resnet) <= 4
-    assert all(p["n_train"] <= 1000 and p["epochs"] <= 2 for p in resnet)
+    # small: at most 3,000 image passes per ResNet (3,000 images once: the study's answer on
+    # MNIST in the same minute or two)
+    assert all(p["n_train"] * p["epochs"] <= 3000 and p["epochs"] <= 2 for p in resnet)
     assert {p["kernel"] for p in svm} == {"poly", "rbf"}
     assert all(p["n_train"] <= 1000 and p["device"] == "cpu" for p in svm)
 
