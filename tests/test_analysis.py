@@ -619,7 +619,7 @@ def test_errored_trials_listed(q1: pd.DataFrame) -> None:
 def test_all_tables_missing_pieces(q1: pd.DataFrame) -> None:
     tables = an.all_tables(q1)
     keys = [t.key for t in tables]
-    assert keys == ["trial_states", "effects", "associations", "anova", "importance",
+    assert keys == ["trial_states", "claims", "effects", "associations", "anova", "importance",
                     "best_per_configuration", "top_runs",
                     "best_config_per_dataset_model", "svm", "svm_best", "cpu_vs_gpu",
                     "cross_method", "best_models", "schedules", "errors"]

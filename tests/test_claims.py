@@ -193,7 +193,7 @@ def rate(effect: float, n: int, seed: int) -> tuple[int, int]:
 @pytest.fixture
 def no_anova(monkeypatch: pytest.MonkeyPatch) -> None:
     """Claims read the matched effects, which do not depend on the ANOVA: skip it (speed)."""
-    from tune_bench.analysis import findings as fd
+    from tune_bench.analysis import study as fd
 
     monkeypatch.setattr(fd, "anova", lambda d: (None, "skipped in this test"))
 

@@ -1,6 +1,6 @@
-"""What the sweep shows, with confidence: the inference of every block (matched effects,
-ANOVA and ties on complete grids, importance otherwise, CPU/GPU pairs), as the `effects`,
-`anova` and `importance` tables and as plain sentences, strongest first ("Findings").
+"""What the sweep shows, in plain sentences, strongest first ("Findings"): per block its
+design, its best trial, then what the methods its design admits show (`study`). The same
+numbers are in the tables of `inference_tables`.
 
 See docs/findings.md for how each number is computed and what it assumes.
 """
@@ -9,129 +9,29 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from tune_bench.analysis import sampled as sampled_stats
-from tune_bench.analysis.anova import Anova, Ties, anova, ties_at_top
+from tune_bench.analysis.anova import Anova, Ties
 from tune_bench.analysis.columns import numeric
-from tune_bench.analysis.design import Design, Target, blocks, candidate_factors, target_of
-from tune_bench.analysis.effects import (
-    LARGE_SHARE,
-    METHODS,
-    excludes_zero,
-    matched_effects,
-    significant,
-    simple_effects,
-)
-from tune_bench.analysis.hardware import ACC_METHOD, MARGIN_POINTS, RHO_METHOD, Hardware, hardware
+from tune_bench.analysis.design import Design, Target, candidate_factors, target_of  # noqa: F401
+from tune_bench.analysis.effects import excludes_zero, significant
+from tune_bench.analysis.hardware import MARGIN_POINTS, Hardware
 from tune_bench.analysis.sampled import ImportanceResult
+from tune_bench.analysis.study import (  # noqa: F401  (re-exported)
+    NOTHING,
+    SIGNIFICANT,
+    BlockResult,
+    Study,
+    best_trial_by,
+    study,
+    value_text,
+)
 from tune_bench.labels import pvalue, stat
 
-NOTHING = "nothing is called better when its 95% interval includes zero"
-SIGNIFICANT = ("significant = Holm-adjusted p < 0.05 within the dataset (the same rule in the "
-               "text, the bold cells and the CSV's 'best' columns); intervals are 95%, "
-               "per comparison")
 MAX_SENTENCES = 8
-
-
-@dataclass
-class BlockResult:
-    """Everything inferred for one block, by the methods its design admits (`design.kind`)."""
-
-    design: Design
-    effects: pd.DataFrame
-    anova: Anova | None
-    anova_reason: str
-    ties: Ties | None
-    importance: ImportanceResult | None
-    best: pd.Series | None = None  # the best trial (last value, as Ray's get_best_trial)
-    simple: pd.DataFrame | None = None  # simple effects where an interaction is large
-    rho: pd.DataFrame | None = None  # sampled searches: rank correlations
-    levels: pd.DataFrame | None = None  # sampled searches: categorical level differences
-
-
-@dataclass
-class Study:
-    """The inference of a trials DataFrame: per block, and the CPU/GPU pairs."""
-
-    target: Target
-    blocks: list[BlockResult] = field(default_factory=list)
-    hardware: list[Hardware] = field(default_factory=list)
-
-
-_CACHE: list[tuple[pd.DataFrame, str, Study]] = []
-
-
-def study(df: pd.DataFrame) -> Study:
-    """The inference for `df` (computed once per DataFrame and target, then reused by the
-    tables, the findings and the plots)."""
-    target = target_of(df)
-    key = f"{target.metric}/{target.mode}"
-    for frame, k, s in _CACHE:
-        if frame is df and k == key:
-            return s
-    s = _compute(df, target)
-    _CACHE[:] = [*_CACHE[-3:], (df, key, s)]
-    return s
-
-
-def _compute(df: pd.DataFrame, target: Target) -> Study:
-    out = Study(target)
-    for d in blocks(df, target):
-        best = best_trial_by(df.loc[d.last.index], target) if d.last is not None else None
-        if d.kind == "pbt":  # configs changed within trials: no fixed treatments to compare
-            out.blocks.append(BlockResult(d, pd.DataFrame(), None, "", None, None, best))
-            continue
-        if d.kind == "sampled":
-            out.blocks.append(_sampled(d, best))
-            continue
-        res, reason = anova(d)
-        ties = ties_at_top(d) if d.repeats else None
-        if ties is None and res is not None:
-            ties = ties_at_top(d, res.sigma2, res.dof, "ANOVA " + res.residual.lower())
-        imp = None if d.complete else _importance(d)
-        simple = simple_effects(d, res) if res is not None else None
-        out.blocks.append(BlockResult(d, matched_effects(d), res, reason, ties, imp, best,
-                                      simple))
-    if target.metric == "test_acc":
-        out.hardware = hardware(df)
-    return out
-
-
-def _sampled(d: Design, best: pd.Series | None) -> BlockResult:
-    """Rank correlations, level differences and importance with intervals: every trial drew
-    its own values, so no grid point has a match."""
-    raw = d.raw if d.raw is not None else pd.DataFrame(index=d.y.index)
-    params = sampled_stats.params_of(raw)
-    adaptive = d.searcher is not None
-    rho = sampled_stats.rank_correlations(raw, d.y, params, mode=d.target.mode,
-                                          adaptive=adaptive)
-    levels = sampled_stats.level_effects(raw, d.y, params, d.target.mode, adaptive=adaptive)
-    return BlockResult(d, pd.DataFrame(), None, "a sampled search, not a grid", None,
-                       _importance(d), best, None, rho, levels)
-
-
-def _importance(d: Design) -> ImportanceResult | None:
-    if not d.factors:
-        return None
-    raw = d.raw if d.raw is not None else pd.DataFrame(index=d.y.index)
-    params = sampled_stats.params_of(raw)
-    return sampled_stats.importance_with_intervals(raw, d.y, params, d.target.mode,
-                                                   adaptive=d.searcher is not None)
-
-
-def best_trial_by(df: pd.DataFrame, target: Target) -> pd.Series | None:
-    """The trial with the best last reported value of the metric, NaN and infinities left
-    out, the first in trial order on ties: what Ray's
-    `ExperimentAnalysis.get_best_trial(metric, mode, scope="last")` returns."""
-    y = numeric(df, target.metric)
-    ok = y[np.isfinite(y.to_numpy(dtype=float))]
-    if ok.empty:
-        return None
-    return df.loc[ok.idxmax() if target.mode == "max" else ok.idxmin()]
 
 
 # --------------------------------------------------------------------------- sentences
@@ -254,12 +154,7 @@ def _hashable(v: object) -> object:
     return json.dumps(v, sort_keys=True, default=str) if isinstance(v, (list, dict)) else v
 
 
-def _value(v: object, key: str = "") -> str:
-    from tune_bench.labels import fmt, label
-
-    if isinstance(v, (list, dict)):
-        return json.dumps(v)
-    return label(key, v) if key in ("dataset", "model", "optimizer", "kernel") else fmt(v)
+_value = value_text
 
 
 def _pbt_sentences(d: Design, df: pd.DataFrame) -> list[str]:
@@ -461,216 +356,12 @@ def _hardware_sentences(h: Hardware) -> list[str]:
     return out
 
 
-HARDWARE_NOTES = (ACC_METHOD, RHO_METHOD)
-EFFECT_METHODS = METHODS
 
 
-# --------------------------------------------------------------------------- tables
+def __getattr__(name: str):
+    """The table builders moved to `inference_tables`; old imports keep working."""
+    from tune_bench.analysis import inference_tables
 
-
-def _table(key: str, df: pd.DataFrame, notes: list[str], shown: list,
-           emphasis: pd.DataFrame | None = None):
-    from tune_bench.analysis.tables import Table, title
-
-    return Table(key, title(key), df.reset_index(drop=True), notes, emphasis, shown)
-
-
-def _shown(header: str, kind: str, *sources: str):
-    from tune_bench.analysis.tables import Shown
-
-    return Shown(header, kind, sources or (header,))
-
-
-def _common_notes(s: Study) -> list[str]:
-    notes = []
-    for b in s.blocks:
-        notes.append(f"{b.design.name}: {b.design.repeat_text()}")
-        notes += [f"{b.design.name}: {n}" for n in b.design.dropped]
-    return notes
-
-
-def effects_table(df: pd.DataFrame):
-    """Matched effects of every factor and level pair, per block (see `effects`)."""
-    s = study(df)
-    parts = [b.effects.assign(By="", Within="") for b in s.blocks if not b.effects.empty]
-    parts += [b.simple.drop(columns=["Share (%)", "Interaction p (Holm)"])
-              for b in s.blocks if b.simple is not None and not b.simple.empty]
-    if not parts:
-        return None
-    eff = pd.concat(parts, ignore_index=True)
-    sig = eff.apply(significant, axis=1).to_numpy(dtype=bool)
-    emphasis = pd.DataFrame(False, index=eff.index, columns=eff.columns)
-    emphasis["Effect"] = sig
-    t = s.target
-    unit = "points" if t.scale == 100 else t.metric
-    used = sorted(set(eff["Method"]) & set(METHODS))
-    notes = [f"Effect = mean over matched grid points (same other hyperparameters) of "
-             f"{t.metric}(B) - {t.metric}(A), in {unit}; 95% CI; pairs = matched grid points; "
-             f"favour = pairs where the level is better ({t.mode} {t.metric})",
-             *(f"{m}: {METHODS[m]}" for m in used),
-             "p: two-sided, same t; p (Holm): Holm-corrected within each dataset (simple "
-             "effects: within each interaction's family)",
-             "rows with 'within': simple effects, the factor's effect at one level of another "
-             "factor, shown where their interaction is significant and explains >= "
-             f"{LARGE_SHARE:.0f}% of the variance",
-             f"bold: significant ({SIGNIFICANT})",
-             *_common_notes(s)]
-    shown = [_shown("Dataset", "value"), _shown("Factor", "value"), _shown("A", "value",
-             "Level A"), _shown("B", "value", "Level B"),
-             _shown(f"B - A ({unit})", "signed", "Effect"),
-             _shown("95% CI", "signed_interval", "CI low", "CI high"),
-             _shown("Within", "value", "Within"),
-             _shown("Pairs", "value"), _shown("Favour A/B", "count_pair", "Favour A",
-                                               "Favour B"),
-             _shown("p (Holm)", "pvalue"), _shown("Method", "value")]
-    return _table("effects", eff, notes, shown, emphasis)
-
-
-def anova_table(df: pd.DataFrame):
-    """Type II ANOVA of each complete grid block (see `anova`)."""
-    s = study(df)
-    parts = [b.anova.table for b in s.blocks if b.anova is not None]
-    if not parts:
-        return None
-    tab = pd.concat(parts, ignore_index=True)
-    emphasis = pd.DataFrame(False, index=tab.index, columns=tab.columns)
-    emphasis["Share (%)"] = (tab["p (Holm)"] < 0.05).to_numpy()
-    unit = "points²" if s.target.scale == 100 else f"({s.target.metric})²"
-    notes = ["type II sums of squares (statsmodels ols + anova_lm(typ=2)) of a model with "
-             f"the main effects and two-way interactions, in {unit}; Share = SS / total SS",
-             "F-tests against the residual row of each dataset; p (Holm): Holm-corrected "
-             "within each dataset; * (bold) = significant at 5% after correction",
-             "assumes independent runs, normal errors with equal variance; with single runs "
-             "the residual is the higher-order interactions, assumed to be noise"]
-    for b in s.blocks:
-        if b.anova is not None:
-            notes.append(f"{b.design.name}: residual = {b.anova.residual} (df {b.anova.dof})")
-            notes += [f"{b.design.name}: {n}" for n in b.anova.notes]
-        elif b.design.factors:
-            notes.append(f"{b.design.name}: no ANOVA ({b.anova_reason})")
-    notes += _common_notes(s)
-    shown = [_shown("Dataset", "value"), _shown("Term", "value"), _shown("SS", "dec3"),
-             _shown("df", "value"), _shown("F", "stat"), _shown("p", "pvalue"),
-             _shown("p (Holm)", "pvalue"), _shown("Share (%)", "dec1")]
-    return _table("anova", tab, notes, shown, emphasis)
-
-
-def importance_table(df: pd.DataFrame):
-    """Importance of each hyperparameter, with bootstrap intervals, for blocks that are not a
-    complete grid and have enough trials (see `sampled.importance_with_intervals`)."""
-    s = study(df)
-    parts = [b.importance.table.assign(Dataset=b.design.name) for b in s.blocks
-             if b.importance is not None and b.importance.ranked]
-    if not parts:
-        return None
-    tab = pd.concat(parts, ignore_index=True)
-    notes = [*(sampled_stats.METHODS.get(m.split(" (")[0], m) for m in dict.fromkeys(
-        tab["Method"])),
-             "importance says how much a hyperparameter matters, not in which direction; "
-             "'above noise' when it exceeds what the same method gives with the metric "
-             "permuted (no parameter has an effect)"]
-    notes += [f"{b.design.name}: {b.importance.message}" for b in s.blocks
-              if b.importance is not None and not b.importance.ranked]
-    shown = [_shown("Dataset", "value"), _shown("Parameter", "value", "Param"),
-             _shown("Importance", "dec3"), _shown("95% CI", "range", "CI low", "CI high"),
-             _shown("Noise level", "dec3"), _shown("Above noise", "value"),
-             _shown("Method", "value")]
-    emphasis = pd.DataFrame(False, index=tab.index, columns=tab.columns)
-    emphasis["Importance"] = tab["Above noise"].astype(bool).to_numpy()
-    return _table("importance", tab, notes, shown, emphasis)
-
-
-def associations_table(df: pd.DataFrame):
-    """Sampled searches: each numeric hyperparameter's rank correlation with the metric and
-    each categorical one's level differences, with intervals (see `sampled`)."""
-    s = study(df)
-    rows = []
-    for b in s.blocks:
-        sc = b.design.target.scale
-        if b.rho is not None:
-            for _, r in b.rho.iterrows():
-                rows.append({"Dataset": b.design.name, "Parameter": r["Param"],
-                             "Statistic": "Spearman ρ", "Estimate": r["Rho"],
-                             "CI low": r["CI low"], "CI high": r["CI high"], "n": r["N"],
-                             "p (Holm)": r["p (Holm)"], "Method": r["Method"]})
-        if b.levels is not None:
-            for _, r in b.levels.iterrows():
-                rows.append({"Dataset": b.design.name, "Parameter": r["Param"],
-                             "Statistic": f"{r['Level B']} − {r['Level A']}",
-                             "Estimate": sc * r["Effect"], "CI low": sc * r["CI low"],
-                             "CI high": sc * r["CI high"], "n": r["N A"] + r["N B"],
-                             "p (Holm)": r["p (Holm)"], "Method": r["Method"]})
-    if not rows:
-        return None
-    tab = pd.DataFrame(rows)
-    emphasis = pd.DataFrame(False, index=tab.index, columns=tab.columns)
-    emphasis["Estimate"] = tab.apply(significant, axis=1).to_numpy(dtype=bool)
-    used = dict.fromkeys(m.split(";")[0] for m in tab["Method"])
-    notes = [*(sampled_stats.METHODS.get(m, m) for m in used),
-             f"bold: significant ({SIGNIFICANT})"]
-    notes += [n for b in s.blocks for n in
-              ((b.rho.attrs.get("notes", []) if b.rho is not None else [])
-               + (b.levels.attrs.get("notes", []) if b.levels is not None else []))]
-    shown = [_shown("Dataset", "value"), _shown("Parameter", "value"),
-             _shown("Statistic", "value"), _shown("Estimate", "signed"),
-             _shown("95% CI", "signed_interval", "CI low", "CI high"), _shown("n", "value"),
-             _shown("p (Holm)", "pvalue")]
-    return _table("associations", tab, notes, shown, emphasis)
-
-
-def schedules_table(df: pd.DataFrame):
-    """Population-based training: each trial's configs by iteration range (the keys that
-    changed), best trial first."""
-    if "schedule" not in df.columns:
-        return None
-    t = target_of(df)
-    y = numeric(df, t.metric)
-    order = y.sort_values(ascending=t.mode == "min", na_position="last").index
-    rows = []
-    for i in order:
-        sched = df.at[i, "schedule"]
-        if not isinstance(sched, list) or len(sched) < 2:
-            continue
-        changed = [k for k in sched[0][1] if len({json.dumps(c.get(k), sort_keys=True,
-                                                             default=str)
-                                                  for _, c in sched}) > 1]
-        last_it = df.at[i, "iterations"]
-        for j, (start, cfg) in enumerate(sched):
-            end = sched[j + 1][0] - 1 if j + 1 < len(sched) else last_it
-            rows.append({"Trial": df.at[i, "trial_id"], "From": start, "To": end,
-                         "Config": ", ".join(f"{k}={_value(cfg.get(k))}" for k in changed),
-                         t.metric: y[i] if j == len(sched) - 1 else math.nan})
-    if not rows:
-        return None
-    tab = pd.DataFrame(rows)
-    notes = ["population-based training: a trial's config changes when it copies a better "
-             "member and perturbs its hyperparameters; From/To: training iterations; the "
-             f"metric is the trial's last reported {t.metric}; only keys that changed shown"]
-    shown = [_shown("Trial", "value"), _shown("From", "value"), _shown("To", "value"),
-             _shown("Config", "value"), _shown(t.metric, "value")]
-    return _table("schedules", tab, notes, shown)
-
-
-def absent_reason(df: pd.DataFrame, kind: str) -> str:
-    """Why the effects / anova / importance / associations / schedules table is empty."""
-    s = study(df)
-    if not s.blocks:
-        return f"no trial reports {s.target.metric}"
-    kinds = {b.design.kind for b in s.blocks}
-    if kind == "anova":
-        reasons = [f"{b.design.name}: {b.anova_reason}" for b in s.blocks if b.anova_reason]
-        return "; ".join(reasons) or "no complete grid"
-    if kind == "importance":
-        msgs = [f"{b.design.name}: {b.importance.message}" for b in s.blocks
-                if b.importance is not None and b.importance.message]
-        return "; ".join(msgs) or "every dataset's trials form a complete grid (see effects " \
-            "and anova)"
-    if kind == "associations":
-        return "no sampled search (see effects)"
-    if kind == "schedules":
-        return "no trial changed its config (not population-based training)"
-    if kinds == {"sampled"}:
-        return "a sampled search: no two trials share the other values (see associations)"
-    if kinds == {"pbt"}:
-        return "population-based training: configs changed within trials"
-    return "no hyperparameter varies between matched trials"
+    if name in inference_tables.__all__:
+        return getattr(inference_tables, name)
+    raise AttributeError(name)

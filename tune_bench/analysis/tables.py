@@ -208,19 +208,19 @@ class TableSpec:
 
 
 def _inference(name: str) -> Callable[[pd.DataFrame], Any]:
-    """A builder of `analysis.findings` (imported on use: it imports this module)."""
+    """A builder of `analysis.inference_tables` (imported on use: it imports this module)."""
 
     def build(df: pd.DataFrame) -> Any:
-        from tune_bench.analysis import findings
+        from tune_bench.analysis import inference_tables
 
-        return getattr(findings, name)(df)
+        return getattr(inference_tables, name)(df)
 
     return build
 
 
 def _inference_absent(kind: str) -> Callable[[pd.DataFrame], str]:
     def reason(df: pd.DataFrame) -> str:
-        from tune_bench.analysis.findings import absent_reason
+        from tune_bench.analysis.inference_tables import absent_reason
 
         return absent_reason(df, kind)
 
