@@ -68,24 +68,27 @@ def says(text: str) -> WrapValidator:
 
 
 def _model(name: str) -> str:
-    """A built-in model, or a factory `module:function` (built once here: it must return an
-    nn.Module)."""
+    """A built-in model, any torchvision classification builder that trains on 3x32x32 input
+    (`models.check_torchvision`), or a factory `module:function` (built once here: it must
+    return an nn.Module)."""
     if name in MODELS:
         return name
-    if ":" not in name:
-        raise PydanticCustomError("value", "must be one of {names} or a factory module:function"
-                                  " (got {got})", {"names": ", ".join(MODELS), "got": repr(name)})
-    from tune_bench.models import build_factory
+    from tune_bench import models
 
     try:
-        build_factory(name)
+        if ":" not in name:
+            return models.check_torchvision(name)
+        models.build_factory(name)
     except ConfigError as e:
-        raise PydanticCustomError("value", "{text}", {"text": str(e).partition(": ")[2]}) \
-            from None
+        text = str(e)
+        if text.startswith(f"model {name}: "):
+            text = text.partition(": ")[2]
+        raise PydanticCustomError("value", "{text}", {"text": text}) from None
     return name
 
 
-# a built-in model, or a factory of the user's (`my_module:build`)
+# a torchvision builder by name (resnet18, mobilenet_v3_small, ...) or a user's factory
+# (`my_module:build`)
 Model = Annotated[str, AfterValidator(_model)]
 # a catalog name or a user's loader module:function
 Dataset = Annotated[str, AfterValidator(check_name), says(

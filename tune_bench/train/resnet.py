@@ -85,6 +85,7 @@ class Training:
 
     cfg: ResNetConfig
     dev: torch.device
+    num_classes: int
     model: nn.Module
     forward: nn.Module | Callable[..., Any]  # the model, torch.compile'd with cfg.compile
     opt: torch.optim.Optimizer
@@ -97,20 +98,26 @@ class Training:
     train_ms: float = 0.0
 
 
-def setup(cfg: ResNetConfig, dev: torch.device) -> Training:
-    """Seed torch and the shuffling generator with `cfg.seed`; build the model in `dev`'s memory
-    format, its fused optimizer and the gradient scaler (active for float16 AMP only)."""
+def num_classes(split: Split) -> int:
+    """The number of classes of `split`'s labels (0..k-1): the model's outputs."""
+    return int(max(split.train_y.max(), split.val_y.max(), split.test_y.max())) + 1
+
+
+def setup(cfg: ResNetConfig, dev: torch.device, n_classes: int = 10) -> Training:
+    """Seed torch and the shuffling generator with `cfg.seed`; build the model (`n_classes`
+    outputs) in `dev`'s memory format, its fused optimizer and the gradient scaler (active for
+    float16 AMP only)."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     fmt = memory_format(dev)
-    model = build_resnet(cfg.model).to(dev, memory_format=fmt)
+    model = build_resnet(cfg.model, n_classes).to(dev, memory_format=fmt)
     opt = make_optimizer(cfg, model.parameters())
     amp_dtype = _amp_dtype(dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=cfg.use_amp and amp_dtype == torch.float16)
     forward = compiled(model, cfg.compile)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    return Training(cfg, dev, model, forward, opt, scaler, gen, fmt, amp_dtype)
+    return Training(cfg, dev, n_classes, model, forward, opt, scaler, gen, fmt, amp_dtype)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -260,15 +267,15 @@ def epoch_metrics(t: Training, epoch: int, stats: EpochStats, val_loss: float,
 def final_metrics(t: Training, data: Split) -> dict[str, Any]:
     """The final metrics: test loss and accuracy, per class and confusion matrix, model cost."""
     loss, acc, pred = evaluate(t.model, data.test_x, data.test_y, t.dev, t.cfg.use_amp)
-    cm = confusion(data.test_y, pred)
+    cm = confusion(data.test_y, pred, t.num_classes)
     return {"test_loss": loss, "test_acc": acc, "per_class_acc": per_class_accuracy(cm),
-            "confusion_matrix": cm.tolist(), **_cost(t.cfg.model),
+            "confusion_matrix": cm.tolist(), **_cost(t.cfg.model, t.num_classes),
             "peak_mem_mb": _peak_mem_mb(t.dev), "final": True}
 
 
 @functools.lru_cache(maxsize=8)
-def _cost(model: str) -> dict[str, int]:
-    return model_cost(model)
+def _cost(model: str, n_classes: int) -> dict[str, int]:
+    return model_cost(model, num_classes=n_classes)
 
 
 def _peak_mem_mb(dev: torch.device) -> float:
@@ -306,7 +313,7 @@ def train_resnet(cfg: ResNetConfig, split: Split | None = None, *, data_dir: str
     dev = resolve_device(cfg.device)
     split = split if split is not None else load_split(cfg.dataset, cfg.split, data_dir)
     data = take_subsets(cfg, split, dev)
-    t = setup(cfg, dev)
+    t = setup(cfg, dev, num_classes(split))
     if resume_state is not None:
         restore(t, resume_state)
     info = run_info(t, data)
