@@ -138,10 +138,10 @@ def test_unknown_dataset_is_config_error() -> None:
     """Dataset names are checked by the trial config, before any data is looked for."""
     from tune_bench.config import ResNetConfig, SVMConfig
 
-    with pytest.raises(ConfigError, match="cifar10"):
-        ResNetConfig(dataset="cifar10")
-    with pytest.raises(ConfigError, match="cifar10"):
-        SVMConfig(dataset="cifar10")
+    with pytest.raises(ConfigError, match="cifar100"):
+        ResNetConfig(dataset="cifar100")
+    with pytest.raises(ConfigError, match="cifar100"):
+        SVMConfig(dataset="cifar100")
 
 
 # --------------------------------------------------------------------------- search order

@@ -67,7 +67,8 @@ SPLIT_SEED = 0  # every trial sees the same split and subsets; a trial's `seed` 
 
 @dataclass(frozen=True, eq=False)
 class RawDataset:
-    """Decoded dataset: uint8 images [N, 28, 28], int64 labels [N]; compared by identity."""
+    """Decoded dataset: uint8 images [N, 28, 28] (CIFAR-10: [N, 3, 32, 32]), int64 labels [N];
+    compared by identity."""
 
     name: str
     train_images: torch.Tensor
@@ -352,6 +353,10 @@ def load_raw(name: str, data_dir: str | Path | None = None, download: bool = Tru
     """
     if name == "digits":
         return load_digits()
+    if name == "cifar10":  # on disk only, in torchvision's pickle layout
+        from tune_bench.cifar import load_cifar10
+
+        return load_cifar10(data_dir)
     tried: list[str] = []
     for place in _search_places(name, data_dir):
         files, why = _find_files(place)
@@ -480,7 +485,8 @@ def to_resnet_input(
 
     Same as the reports' per-image Resize(size) -> Grayscale(3) -> ToTensor -> Normalize(mean,
     std): the resize runs on uint8 (rounded like PIL), the three channels are an ``expand``ed
-    view of one (stride 0; call ``.contiguous()`` if a kernel needs it).
+    view of one (stride 0; call ``.contiguous()`` if a kernel needs it). Colour images
+    [B, 3, H, W] (CIFAR-10) keep their three channels.
     """
     from torchvision.transforms.v2 import InterpolationMode
     from torchvision.transforms.v2 import functional as tvf
@@ -490,8 +496,9 @@ def to_resnet_input(
         raise ValueError(f"x must be a uint8 tensor (got {getattr(x, 'dtype', type(x))})")
     if x.ndim == 3:
         x = x.unsqueeze(1)
-    elif x.ndim != 4 or x.shape[1] != 1:
-        raise ValueError(f"x must have shape [B, H, W] or [B, 1, H, W] (got {list(x.shape)})")
+    elif x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"x must have shape [B, H, W] or [B, 1 or 3, H, W] "
+                         f"(got {list(x.shape)})")
     if tuple(x.shape[-2:]) != (size, size):
         x = tvf.resize(x, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
     out = x.to(torch.float32).div_(255.0).sub_(mean).div_(std)

@@ -1,7 +1,8 @@
 """The dataset catalog: every dataset a trial can name, with its label for display.
 
 Built-in: the IDX datasets (`mnist`, `fashion_mnist`: files in torchvision's layout, decoded by
-`tune_bench.data`) and scikit-learn's bundled `digits` (8x8 images, offline). A user's data:
+`tune_bench.data`), scikit-learn's bundled `digits` (8x8 images, offline) and CIFAR-10 on disk in
+torchvision's pickle layout (`cifar10`, `tune_bench.cifar`; 3x32x32 colour images). A user's data:
 `dataset: my_module:load`, a function returning arrays (`load_user`). Plain data, no torch:
 the analysis reads labels from here without importing a trainer or a plug-in.
 """
@@ -27,6 +28,7 @@ CATALOG: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("MNIST", "idx", 0),
     "fashion_mnist": DatasetInfo("FashionMNIST", "idx", 1),
     "digits": DatasetInfo("digits", "sklearn", 2),
+    "cifar10": DatasetInfo("CIFAR-10", "cifar", 3),  # on disk only (tune_bench.cifar)
 }
 NAMES: tuple[str, ...] = tuple(CATALOG)
 
