@@ -35,7 +35,8 @@ TRAIN_N_EVAL = 2000
 
 
 DataDir = Annotated[str | None, typer.Option(
-    "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw); "
+    "--data-dir", help="Dataset root (<root>/MNIST/raw, <root>/FashionMNIST/raw, "
+    "<root>/cifar-10-batches-py); "
     "default: $TUNE_BENCH_DATA_DIR, Debian's location, torchvision's download.")]
 # The end of a sweep or resume (shared by both commands).
 ShowTables = Annotated[bool, typer.Option(help="End with the best configuration per dataset.")]

@@ -17,25 +17,55 @@ from tune_bench.errors import ConfigError
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset's label for display, its kind (`idx`, `sklearn`) and its order in tables."""
+    """A dataset's label for display, its kind (`idx`, `sklearn`, `cifar`), its order in
+    tables, its short name in trial names (default: its name) and its class names (default:
+    the class numbers)."""
 
     label: str
     kind: str
     order: int
+    short: str = ""
+    classes: tuple[str, ...] = ()
 
 
 CATALOG: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("MNIST", "idx", 0),
-    "fashion_mnist": DatasetInfo("FashionMNIST", "idx", 1),
+    "fashion_mnist": DatasetInfo("FashionMNIST", "idx", 1, "fmnist", (
+        "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+        "Boot")),
     "digits": DatasetInfo("digits", "sklearn", 2),
-    "cifar10": DatasetInfo("CIFAR-10", "cifar", 3),  # on disk only (tune_bench.cifar)
+    "cifar10": DatasetInfo("CIFAR-10", "cifar", 3, "cifar10", (  # on disk only (tune_bench.cifar)
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+        "truck")),
 }
 NAMES: tuple[str, ...] = tuple(CATALOG)
+UNORDERED = 99  # the order of a name the catalog does not hold (a user's loader)
 
 
 def label(name: str) -> str:
     """'MNIST' for mnist; a user's loader (`my_module:load`) by its own name."""
     return CATALOG[name].label if name in CATALOG else name
+
+
+def short(name: str) -> str:
+    """The dataset's name in trial names ('fmnist'); its own name by default."""
+    return (CATALOG[name].short or name) if name in CATALOG else name
+
+
+def order(name_or_label: str) -> int:
+    """The table order of a dataset given by name or display label (UNORDERED if unknown)."""
+    for name, info in CATALOG.items():
+        if name_or_label in (name, info.label):
+            return info.order
+    return UNORDERED
+
+
+def class_names(name: Any, n: int) -> list[str]:
+    """The names of `n` classes of dataset `name`: the catalog's, else the class numbers."""
+    info = CATALOG.get(name) if isinstance(name, str) else None
+    if info is not None and len(info.classes) == n:
+        return list(info.classes)
+    return [str(i) for i in range(n)]
 
 
 def check_name(name: Any) -> str:

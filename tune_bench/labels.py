@@ -3,7 +3,9 @@ with them) and `report` (which shows the tables): missing values, numbers (perce
 milliseconds, p-values, test statistics), hyperparameter values, display labels (MNIST,
 ResNet-18, SGD), display order and `key=value` configurations.
 
-Depends on nothing else of tune_bench, so that `analysis/` never imports `report/`.
+Depends on nothing else of tune_bench but the dataset catalog (`tune_bench.datasets`, plain
+data: the datasets' labels and order come from there), so that `analysis/` never imports
+`report/`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tune_bench import datasets
+
 MODEL_LABELS = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50"}
-DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
 KERNEL_LABELS = {"poly": "Poly", "rbf": "RBF"}
 COLUMN_LABELS = {
@@ -30,7 +33,7 @@ COLUMN_LABELS = {
     "degree": "degree",
 }
 MISSING = "-"
-_ORDER = {"mnist": 0, "fashion_mnist": 1, "sgd": 0, "adam": 1}
+_ORDER = {"sgd": 0, "adam": 1}  # datasets: their catalog order
 
 
 def present(v: Any) -> bool:
@@ -65,15 +68,18 @@ def fmt(v: Any) -> str:
 
 def label(kind: str, v: Any) -> str:
     """Display label of a dataset / model / optimizer / kernel value."""
-    table = {"dataset": DATASET_LABELS, "model": MODEL_LABELS, "optimizer": OPTIMIZER_LABELS,
+    if kind == "dataset" and isinstance(v, str):
+        return datasets.label(v)
+    table = {"dataset": {}, "model": MODEL_LABELS, "optimizer": OPTIMIZER_LABELS,
              "kernel": KERNEL_LABELS}[kind]
     return table.get(v, fmt(v)) if isinstance(v, str) else fmt(v)
 
 
 def sort_key(v: Any) -> tuple:
-    """Display order: MNIST before FashionMNIST, SGD before Adam, strings before numbers."""
+    """Display order: datasets in their catalog order (MNIST before FashionMNIST), SGD before
+    Adam, strings before numbers."""
     if isinstance(v, str):
-        return (0, _ORDER.get(v, 99), v)
+        return (0, _ORDER.get(v, datasets.order(v)), v)
     return (1, 0, v if present(v) else math.inf)
 
 

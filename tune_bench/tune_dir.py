@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tune_bench import datasets
 from tune_bench.errors import ExperimentError
 
 try:  # optional: a faster JSON parser; the stdlib is the fallback
@@ -93,7 +94,8 @@ def _walk(d: dict, parent: str = "") -> Iterable[tuple[str, Any]]:
 def trial_label(config: dict[str, Any]) -> str:
     """A short readable name for a trial, e.g. resnet18-mnist-bs16-sgd-lr0.001-e2-cpu-s0."""
     c = flatten_config(config)
-    ds = {"mnist": "mnist", "fashion_mnist": "fmnist"}.get(c.get("dataset"), c.get("dataset"))
+    ds = c.get("dataset")
+    ds = datasets.short(ds) if isinstance(ds, str) else ds
     if c.get("trainer") == "svm":
         parts = ["svm", c.get("kernel"), ds, f"C{c.get('C')}"]
         parts += [f"d{c.get('degree')}"] if c.get("kernel") == "poly" else [f"g{c.get('gamma')}"]

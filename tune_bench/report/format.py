@@ -17,7 +17,6 @@ import pandas as pd
 # import report); they stay importable from here.
 from tune_bench.labels import (  # noqa: F401  (re-exported)
     COLUMN_LABELS,
-    DATASET_LABELS,
     KERNEL_LABELS,
     MISSING,
     MODEL_LABELS,

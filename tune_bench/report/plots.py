@@ -17,10 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tune_bench import analysis as an
+from tune_bench.datasets import class_names
 from tune_bench.report.format import fmt, label, pct, sort_key
 
-FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Boot")
 _DPI = 100
 
 
@@ -222,7 +221,7 @@ def confusion_matrix(df: pd.DataFrame, outdir: Path) -> Path | None:
         return None
     cm = np.asarray(best["confusion_matrix"], dtype=float)
     n = cm.shape[0]
-    names = FASHION_CLASSES if best.get("dataset") == "fashion_mnist" and n == 10 else range(n)
+    names = class_names(best.get("dataset"), n)
     fig = _figure(6.5, 5.8)
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues")

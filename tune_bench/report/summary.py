@@ -20,6 +20,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from tune_bench import analysis as an
+from tune_bench import datasets
 from tune_bench.report.format import label, present, state_counts_text
 
 # what names the best configuration when it is the only one of its trainer
@@ -50,7 +51,7 @@ def best_per_dataset(df: pd.DataFrame) -> tuple[list[dict[str, Any]], list[str]]
                      "acc": 100 * b["acc_mean"],
                      "ci": 100 * b["acc_ci95"] if b["n"] > 1 else math.nan, "n": int(b["n"]),
                      "time_s": b["time_mean"] / 1000, "configs": len(sub)})
-    rows.sort(key=lambda r: {"MNIST": 0, "FashionMNIST": 1}.get(r["dataset"], 2))
+    rows.sort(key=lambda r: datasets.order(r["dataset"]))
     notes = [an.BEST_RULE]
     notes.append("± is the 95% confidence interval over repeats (Student t)" if repeats
                  else an.SINGLE_RUNS)
