@@ -8,7 +8,6 @@ unusable; 130 interrupted (state saved, resumable).
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -121,14 +120,6 @@ def _check_options(values: dict[str, Any], trainers: tuple[str, ...],
         check_overrides(values, trainers)
     except TrialValueError as e:
         raise ConfigError(f"{option(e.key)}: {e.reason}") from None
-
-
-def _names_plugin(space: Path) -> bool:
-    """Whether a space file names a trainer by import path (`trainer: module:function`)."""
-    try:
-        return re.search(r"trainer:\s*['\"]?[\w.]+:\w", space.read_text()) is not None
-    except (OSError, UnicodeDecodeError):
-        return False
 
 
 def _train_epilog() -> str:
@@ -286,7 +277,7 @@ def sweep(
 ) -> None:
     """Run a search-space file as a Ray Tune sweep."""
     from tune_bench.config import TRAINERS
-    from tune_bench.space import describe_trials, load_space
+    from tune_bench.space import describe_trials, load_space, names_plugin
     from tune_bench.sweep.options import phase
 
     phase(f"checking {space}", progress and not dry_run)
@@ -294,7 +285,7 @@ def sweep(
     try:
         _check_options(overrides, TRAINERS, lambda key: f"--set {key}")
     except ConfigError:
-        if not _names_plugin(space):
+        if not names_plugin(space):
             raise  # else the plug-in's own config checks them with the file
     if cpus_per_trial is not None:
         overrides["cpus_per_trial"] = cpus_per_trial

@@ -8,6 +8,7 @@ See docs/search_spaces.md for the format.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,18 @@ from tune_bench.errors import ConfigError
 from tune_bench.space.expand import RandomAxis, SweepSpec, describe_trials, expand
 from tune_bench.space.schema import OVERRIDE_RESOURCE_KEYS, one_line, read_space
 
-__all__ = ["RandomAxis", "SweepSpec", "describe_trials", "load_space", "parse_space"]
+__all__ = ["RandomAxis", "SweepSpec", "describe_trials", "load_space", "names_plugin",
+           "parse_space"]
+
+
+def names_plugin(space: str | Path | dict[str, Any]) -> bool:
+    """Whether a space (a file or its content as a dict) names a trainer by import path
+    (`trainer: module:function`), whose own config model then checks `--set` values."""
+    try:
+        text = yaml.safe_dump(space) if isinstance(space, dict) else Path(space).read_text()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return re.search(r"trainer:\s*['\"]?[\w.]+:\w", text) is not None
 
 
 def load_space(path: str | Path, overrides: dict | None = None) -> SweepSpec:
