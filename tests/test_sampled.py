@@ -304,3 +304,21 @@ def test_small_searches_get_fisher_intervals_that_cover():
     r = rank_correlations(x, pd.Series([1.0, 2, 3, 4, 5]), params_of(x))
     assert r["CI low"].isna().all() and r["p (Holm)"].isna().all()
     assert r.loc[r["Param"] == "a", "Rho"].iloc[0] == pytest.approx(1.0)
+
+
+def test_level_difference_adjusted_for_where_the_search_went():
+    """An adaptive searcher tried one level mostly where another parameter is good: the
+    marginal (Welch) difference credits the level with that region; adjusted for the other
+    parameters it covers the true zero (Ray's optuna example: activation does nothing, yet
+    Optuna's tanh trials had low heights)."""
+    rng = np.random.default_rng(5)
+    n = 40
+    height = rng.uniform(-100, 100, n)
+    act = np.where(height + rng.normal(0, 40, n) < 0, "tanh", "relu")
+    x = pd.DataFrame({"height": height, "activation": act})
+    y = pd.Series(10 + 0.1 * height + rng.normal(0, 0.5, n))
+    marginal = level_effects(x, y, params_of(x), "min", adjust=False).iloc[0]
+    adjusted = level_effects(x, y, params_of(x), "min").iloc[0]
+    assert marginal["p (Holm)"] < 0.05 and marginal["Method"] == "Welch t"
+    assert adjusted["CI low"] < 0 < adjusted["CI high"], adjusted
+    assert adjusted["Method"].startswith("OLS adjusted")

@@ -209,7 +209,9 @@ def _level_sentence(r: pd.Series, t: Target) -> str:
     unit = " points" if t.scale == 100 else ""
     eff, lo, hi = (t.scale * r[k] for k in ("Effect", "CI low", "CI high"))
     ci = f"95% CI {lo:+.2f} to {hi:+.2f}"
-    test = f"Welch t, {int(r['N A'])} and {int(r['N B'])} trials, {_p_text(r['p (Holm)'])}"
+    how = "adjusted for the other parameters (OLS, HC3)" if str(r["Method"]).startswith(
+        "OLS") else "Welch t"
+    test = f"{how}, {int(r['N A'])} and {int(r['N B'])} trials, {_p_text(r['p (Holm)'])}"
     if significant(r):
         winner = b if t.better(eff) else a
         return f"{r['Param']}: {b} − {a} = {eff:+.2f}{unit} ({ci}; {test}): {winner} is better."

@@ -38,6 +38,7 @@ MODES = ("max", "min")
 
 SPEARMAN = "partial Spearman rho, percentile bootstrap"
 WELCH = "Welch t"
+ADJUSTED = "OLS adjusted for the other parameters, HC3"
 PED_ANOVA = "PED-ANOVA, bootstrap"
 FOREST = "forest permutation importance, bootstrap"
 METHODS = {
@@ -53,6 +54,11 @@ METHODS = {
            "t interval and test (statsmodels CompareMeans, unequal variances; Holm across all "
            "comparisons); marginal over the other randomly sampled parameters: assumes "
            "independent trials whose other parameters do not depend on the level",
+    ADJUSTED: "difference of mean metric between two levels adjusted for the other "
+              "parameters: OLS of the metric on the other parameters (numeric ones as ranks, "
+              "categorical ones as level indicators) and the level, heteroscedasticity-"
+              "consistent (HC3) standard errors, t with the residual df (at least 4), Holm "
+              "across all comparisons; assumes independent trials and additive effects",
     PED_ANOVA: f"optuna PED-ANOVA importance (PedAnovaImportanceEvaluator, top "
                f"{TARGET_QUANTILE:.0%} of trials vs all, unnormalized Pearson divergence; "
                "log-sampled parameters on the log scale) with a percentile bootstrap interval "
@@ -368,20 +374,54 @@ def _welch(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, floa
     return float(lo), float(hi), float(p)
 
 
+def _adjusted(x: pd.DataFrame, yv: np.ndarray, params: list[Param], p: Param,
+              groups: dict[str, np.ndarray], pairs: list[tuple[str, str]],
+              confidence: float) -> dict[tuple[str, str], tuple[float, float, float, float]]:
+    """Level differences adjusted for the other parameters: OLS of the metric on the other
+    parameters (`_covariates`: ranks, level indicators) and this one's levels, HC3 standard
+    errors, t with the residual df; {(a, b): (effect, low, high, p)}; {} when fewer than 4
+    residual df remain."""
+    import statsmodels.api as sm
+
+    text = x[p.name].map(lambda v: None if _missing(v) else _text(v)).to_numpy(dtype=object)
+    rows = np.flatnonzero(np.isin(text, list(groups)))
+    levels = list(groups)
+    z = _covariates(x, params, p.name, rows)
+    dummies = np.column_stack([(text[rows] == lv).astype(float) for lv in levels[1:]])
+    design = np.column_stack([np.ones(len(rows)), z, dummies])
+    if len(rows) - np.linalg.matrix_rank(design) < 4:
+        return {}
+    fit = sm.OLS(yv[rows], design).fit(cov_type="HC3", use_t=True)
+    first = 1 + z.shape[1]
+    out = {}
+    for a, b in pairs:
+        c = np.zeros(design.shape[1])
+        if b != levels[0]:
+            c[first + levels.index(b) - 1] += 1
+        if a != levels[0]:
+            c[first + levels.index(a) - 1] -= 1
+        test = fit.t_test(c)
+        lo, hi = test.conf_int(alpha=1 - confidence)[0]
+        out[(a, b)] = (float(test.effect[0]), float(lo), float(hi), float(test.pvalue))
+    return out
+
+
 def level_effects(x: pd.DataFrame, y: pd.Series, params: list[Param], mode: str = "max", *,
                   compare: str = "pairs", confidence: float = CONFIDENCE,
-                  adaptive: bool = False) -> pd.DataFrame:
+                  adaptive: bool = False, adjust: bool = True) -> pd.DataFrame:
     """One row per comparison of the levels of each categorical parameter with >= 2 levels of
     >= 2 trials: `compare="pairs"` (every pair A < B) or `"rest"` (each level B vs all other
     levels pooled, A = "rest"). Effect = mean(B) - mean(A) of the raw metric with a Welch t
     interval, p, Holm across all rows; "Better" names the better level by `mode` when the
     interval excludes 0. Marginal over the other parameters: valid for independent random
     sampling; with `adaptive=True` (e.g. Optuna TPE) a caveat is added to the notes and to
-    each row's method, since the levels are confounded with where the sampler went."""
+    each row's method, since the levels are confounded with where the sampler went.
+    `adjust` (pairs only): when other parameters vary, the difference is adjusted for them
+    (`_adjusted`: OLS with HC3 errors), so that levels a searcher tried in better regions of
+    the other parameters are not credited with those regions."""
     if compare not in ("pairs", "rest"):
         raise ValueError(f"compare must be 'pairs' or 'rest' (got {compare!r})")
     x, yv, notes = _prepare(x, y, mode)
-    method = WELCH + ("; " + ADAPTIVE_NOTE if adaptive else "")
     if len(yv) and np.ptp(yv) == 0:
         notes.append(_tied_note(len(yv)))
         return _frame([], LEVEL_COLUMNS, notes)
@@ -399,16 +439,24 @@ def level_effects(x: pd.DataFrame, y: pd.Series, params: list[Param], mode: str 
         else:
             pairs = [("rest", np.concatenate([g for k, g in groups.items() if k != b]), b,
                       groups[b]) for b in groups]
+        adjusted = _adjusted(x, yv, params, p, groups, [(a, b) for a, _, b, _ in pairs],
+                             confidence) if adjust and compare == "pairs" and any(
+            q.name != p.name for q in params) else {}
         for a, ga, b, gb in pairs:
-            lo, hi, pv = _welch(ga, gb, confidence)
-            diff = float(gb.mean() - ga.mean())
+            if (a, b) in adjusted:
+                diff, lo, hi, pv = adjusted[(a, b)]
+                how = ADJUSTED
+            else:
+                lo, hi, pv = _welch(ga, gb, confidence)
+                diff, how = float(gb.mean() - ga.mean()), WELCH
             better = ""
             if np.isfinite(lo) and (lo > 0 or hi < 0):
                 better = b if (diff > 0) == (mode == "max") else a
             rows.append({"Param": p.name, "Level A": a, "Level B": b, "N A": len(ga),
                          "N B": len(gb), "Mean A": float(ga.mean()), "Mean B": float(gb.mean()),
                          "Effect": diff, "CI low": lo, "CI high": hi, "p": pv,
-                         "p (Holm)": math.nan, "Better": better, "Method": method})
+                         "p (Holm)": math.nan, "Better": better,
+                         "Method": how + ("; " + ADAPTIVE_NOTE if adaptive else "")})
     if adaptive:
         notes.append(ADAPTIVE_NOTE)
     out = _frame(rows, LEVEL_COLUMNS, notes)
