@@ -141,9 +141,9 @@ def _default_metric(df: pd.DataFrame,
         return DEFAULT_METRIC, DEFAULT_MODE, "default"
     shown = ", ".join(reported[:12]) + (f" and {len(reported) - 12} more"
                                          if len(reported) > 12 else "")
-    raise ConfigError(f"metric: Tune's metric is not recorded in this experiment and the "
-                      f"trials report {len(reported)}: {shown}; choose one with --metric "
-                      "(and --mode max|min)")
+    raise ConfigError(f"metric: no single metric is recorded with this experiment (none, or "
+                      f"a multi-objective search's several) and the trials report "
+                      f"{len(reported)}: {shown}; choose one with --metric (and --mode max|min)")
 
 
 def set_target(df: pd.DataFrame, metric: str | None = None, mode: str | None = None) -> Target:
