@@ -10,14 +10,16 @@ _LAZY = {"report_metrics": "tune_bench.session", "restored_state": "tune_bench.s
          "dataset": "tune_bench.session", "threads": "tune_bench.session",
          "trainer": "tune_bench.plugins", "Trainer": "tune_bench.plugins",
          # the Python API: import tune_bench as tb; tb.load(...), tb.sweep(...)
-         "load": "tune_bench.api", "sweep": "tune_bench.api", "analyze": "tune_bench.api",
+         "load": "tune_bench.api", "analyze": "tune_bench.api",
          "open_experiment": "tune_bench.api", "Experiment": "tune_bench.api"}
 
 
 def __getattr__(name: str) -> object:
     """`tune_bench.report` & co. without importing torch or Ray at `import tune_bench`."""
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name == "sweep":  # the subpackage, callable as the API's sweep (tune_bench/sweep)
+        return importlib.import_module("tune_bench.sweep")
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), _ALIASES.get(name, name))
     raise AttributeError(f"module 'tune_bench' has no attribute {name!r}")
