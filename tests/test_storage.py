@@ -317,7 +317,7 @@ def test_pruning_and_recovery_through_the_storage_filesystem(s3: str, tmp_path: 
 
     def state(epoch: int) -> bytes:
         p = tmp_path / f"s{epoch}.pt"
-        torch.save({"epoch": epoch, "history": []}, p)
+        torch.save({"epoch": epoch, "rows": [], "state": None}, p)
         return p.read_bytes()
 
     _put(uri, {
