@@ -1,0 +1,276 @@
+"""Calibration: time a few training steps and an evaluation of each trial shape, for real.
+
+The trainers' own functions run here (`train.resnet.setup`, `train_epoch`, `evaluate`,
+`checkpoint`; `train.svm.train_svm` at small sizes), on the real data, with the threads the
+sweep would give the trial. Results are cached per machine and shape in
+`~/.cache/tune-bench/calibration/` (`$TUNE_BENCH_CALIBRATION_DIR`), and can be written to a
+file (`tune-bench calibrate`) that another machine's forecast reads (`--calibration FILE`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tune_bench.errors import ConfigError
+
+FORMAT = "tune-bench-calibration"
+VERSION = 1
+SVM_TOP = 2000  # SVM shapes are timed at TOP/4, TOP/2, TOP training images (or their n_train)
+SVM_EVAL = 500  # ... predicting this many test images
+RESNET_STEPS = (1, 3)  # timed epochs of this many steps, each twice, after a 1-step warm-up
+EVAL_IMAGES = 512
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def machine() -> dict[str, Any]:
+    """What calibrations are valid for: host, CPU, cores, torch version, GPU name."""
+    import platform
+
+    import torch
+
+    from tune_bench.provenance import hostname
+
+    cpu = platform.processor()
+    with contextlib.suppress(OSError):
+        m = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = m.group(1).strip() if m else cpu
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"host": hostname(), "cpu": cpu, "cores": os.cpu_count(),
+            "torch": torch.__version__, "gpu": gpu}
+
+
+def machine_id(m: dict[str, Any]) -> str:
+    """A file-name-safe id of a machine."""
+    text = f"{m['host']}-{m['cores']}c-{m['gpu'] or 'nogpu'}-torch{m['torch']}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TUNE_BENCH_CALIBRATION_DIR")
+                or Path.home() / ".cache" / "tune-bench" / "calibration")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def empty(m: dict[str, Any]) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, "machine": m, "shapes": {}, "overheads": {}}
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """A calibration file, checked; a bad one is a ConfigError naming the file and the fault."""
+    where = f"--calibration {path}"
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{where}: cannot be read ({type(e).__name__})") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{where}: not JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ConfigError(f"{where}: not a tune-bench calibration file (no \"format\": "
+                          f"\"{FORMAT}\"; write one with tune-bench calibrate SPACE --out FILE)")
+    if data.get("version") != VERSION:
+        raise ConfigError(f"{where}: version {data.get('version')!r} (this tune-bench reads "
+                          f"{VERSION})")
+    shapes = data.get("shapes")
+    if not isinstance(shapes, dict):
+        raise ConfigError(f"{where}: shapes: must be an object of calibrated shapes")
+    for key, rec in shapes.items():
+        _check_record(where, key, rec)
+    if not isinstance(data.get("machine"), dict):
+        raise ConfigError(f"{where}: machine: must be an object")
+    data.setdefault("overheads", {})
+    return data
+
+
+_NEEDS = {"resnet": ("setup_s", "epoch_fixed_s", "checkpoint_s", "step_s", "eval_img_s"),
+          "svm": ("sizes", "fit_s", "eval_img_s")}
+
+
+def _check_record(where: str, key: str, rec: Any) -> None:
+    try:
+        shape = json.loads(key)
+        trainer = shape["trainer"]
+        needs = _NEEDS[trainer]
+    except (ValueError, TypeError, KeyError):
+        raise ConfigError(f"{where}: shapes: key {key[:60]!r} is not a trial shape") from None
+    label = f"{where}: shapes[{trainer} {shape.get('model') or shape.get('kernel')}]"
+    if not isinstance(rec, dict):
+        raise ConfigError(f"{label}: must be an object")
+    for k in needs:
+        v = rec.get(k)
+        values = v if isinstance(v, list) else [v]
+        if not values or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                 and x >= 0 and x == x for x in values):
+            raise ConfigError(f"{label}.{k}: must be a non-negative number or list of them "
+                              f"(got {v!r})")
+    if trainer == "svm" and not (len(rec["sizes"]) == len(rec["fit_s"]) ==
+                                 len(rec["eval_img_s"]) >= 2):
+        raise ConfigError(f"{label}: sizes, fit_s and eval_img_s need the same length (>= 2)")
+
+
+def save_file(data: dict[str, Any], path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def load_cache(m: dict[str, Any]) -> dict[str, Any]:
+    """This machine's cached calibrations (empty when none or unreadable)."""
+    path = cache_dir() / f"{machine_id(m)}.json"
+    try:
+        data = json.loads(path.read_text())
+        if data.get("format") == FORMAT and data.get("version") == VERSION:
+            return data
+    except (OSError, ValueError):
+        pass
+    return empty(m)
+
+
+def save_cache(data: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        save_file(data, cache_dir() / f"{machine_id(data['machine'])}.json")
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to `n` for the block (as `run_trial` sets them)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def calibrate_resnet(point: dict[str, Any], split: Any, threads: int) -> dict[str, Any]:
+    """Time setup, training steps (epochs of 1 and 3 steps, twice each, after a warm-up),
+    evaluation per image and a checkpoint of one ResNet shape."""
+    import torch
+
+    from tune_bench.config import ResNetConfig
+    from tune_bench.models import model_cost
+    from tune_bench.train.common import resolve_device
+    from tune_bench.train.resnet import checkpoint, evaluate, setup, train_epoch
+
+    cfg = ResNetConfig.from_dict(point)
+    bs = cfg.batch_size
+    with torch_threads(threads):
+        dev = resolve_device(cfg.device)
+        keep = dev if cfg.loader == "tensor" else torch.device("cpu")
+        n = bs * max(RESNET_STEPS)
+        x, y = split.train_x[:n].to(keep), split.train_y[:n].to(keep)
+        t0 = time.perf_counter()
+        t = setup(cfg, dev)
+        model_cost(cfg.model)  # the final metrics' MACs (once per trial process)
+        setup_s = time.perf_counter() - t0
+        train_epoch(t, x[:bs], y[:bs])  # warm-up
+        epochs: dict[int, list[float]] = {s: [] for s in RESNET_STEPS}
+        for _ in range(2):
+            for s in RESNET_STEPS:
+                epochs[s].append(train_epoch(t, x[:bs * s], y[:bs * s]).seconds)
+        lo, hi = RESNET_STEPS
+        step_s = [max((b - a) / (hi - lo), 1e-6)
+                  for a, b in zip(epochs[lo], epochs[hi], strict=True)]
+        fixed = max(0.0, min(epochs[lo]) - min(step_s) * lo)
+        ev_x = split.val_x[:EVAL_IMAGES].to(dev)
+        ev_y = split.val_y[:EVAL_IMAGES].to(dev)
+        evaluate(t.model, ev_x[:64], ev_y[:64], dev, cfg.use_amp)  # warm-up
+        eval_img_s = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            evaluate(t.model, ev_x, ev_y, dev, cfg.use_amp)
+            eval_img_s.append((time.perf_counter() - t0) / len(ev_y))
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(checkpoint(t), Path(d) / "state.pt")
+        # saved by the trial, then copied into the trial directory by Tune: twice the write
+        checkpoint_s = 2 * (time.perf_counter() - t0)
+    return {"setup_s": setup_s, "epoch_fixed_s": fixed, "step_s": step_s,
+            "eval_img_s": eval_img_s, "checkpoint_s": checkpoint_s}
+
+
+def svm_sizes(n_train: int) -> list[int]:
+    """The 3 training sizes an SVM shape is timed at."""
+    top = min(n_train, SVM_TOP)
+    return [max(100, top // 4), max(200, top // 2), max(300, top)]
+
+
+def calibrate_svm(point: dict[str, Any], split: Any, threads: int,
+                  n_train: int) -> dict[str, Any]:
+    """Fit and predict times of one SVM shape at 3 small sizes (`svm_sizes`)."""
+    from tune_bench.config import SVMConfig
+    from tune_bench.train.svm import train_svm
+
+    sizes, fit_s, eval_s = [], [], []
+    for n in svm_sizes(n_train):
+        n_eval = min(SVM_EVAL, n)
+        cfg = SVMConfig.from_dict({**point, "n_train": n, "n_test": n_eval,
+                                   "n_train_eval": n_eval})
+        t0 = time.perf_counter()
+        m = train_svm(cfg, split, threads=threads)
+        wall = time.perf_counter() - t0
+        fit = m["train_time_ms"] / 1000
+        sizes.append(m["n_train_used"])
+        fit_s.append(fit)
+        eval_s.append(max(wall - fit, 0.0) / (m["n_test_used"] + m["n_train_eval_used"]))
+    return {"sizes": sizes, "fit_s": fit_s, "eval_img_s": eval_s}
+
+
+def actor_start_s() -> float:
+    """What a fresh trial worker pays before its first step: a Python that imports torch,
+    Ray's Tune and tune-bench's trainers (measured in a subprocess)."""
+    code = ("import ray.tune, torch, torchvision.models, sklearn.svm; "
+            "import tune_bench.sweep.trainable, tune_bench.train")
+    t0 = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):
+        subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                           p for p in (str(Path(__file__).resolve().parents[2]),
+                                       os.environ.get("PYTHONPATH", "")) if p)})
+    return time.perf_counter() - t0
+
+
+def calibrate_missing(data: dict[str, Any], wanted: dict[str, tuple[dict, dict, int]],
+                      splits: dict[str, Any], say: Any = None) -> list[str]:
+    """Calibrate each shape of `wanted` ({shape key: (point, sizes, threads)}) not in `data`
+    yet, on this machine; returns the keys it timed. GPU shapes need a GPU here."""
+    from tune_bench.sweep.handover import data_key
+
+    timed = []
+    for key, (point, sizes, threads) in wanted.items():
+        if key in data["shapes"]:
+            continue
+        if say:
+            say(json.loads(key))
+        split = splits[data_key(point)]
+        if point["trainer"] == "svm":
+            rec = calibrate_svm(point, split, threads, sizes["n_train"])
+        else:
+            rec = calibrate_resnet(point, split, threads)
+        data["shapes"][key] = rec
+        timed.append(key)
+    if "actor_start_s" not in data["overheads"]:
+        data["overheads"]["actor_start_s"] = actor_start_s()
+    return timed

@@ -1,0 +1,151 @@
+"""Trial shapes and the time model: calibration records -> each trial's duration, with bounds.
+
+A *shape* is what a trial's time per step depends on (trainer, model, batch size, optimizer,
+device, threads, loader...; for an SVM every hyperparameter, since they set the number of
+support vectors); the *sizes* (training images, eval images, epochs) are extrapolated. A
+*kind* is what the forecast table groups by: trainer, model or kernel, batch size, device,
+data size, epochs.
+
+Extrapolation (the method the forecast states):
+- ResNet: epoch = fixed cost per epoch + steps x step time + val images x eval time per
+  image; trial = setup + epochs x (epoch + checkpoint) + test images x eval time per image.
+  Bounds: the fastest and slowest of the repeated step / eval timings.
+- SVM: fit time and prediction time per image fitted as power laws a * n^b over 3 sizes (least
+  squares in log-log); bounds: the smallest and largest exponent of the consecutive size pairs,
+  anchored at the largest calibrated size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+RESNET_SHAPE_KEYS = ("model", "batch_size", "optimizer", "device", "loader", "num_workers",
+                     "pin_memory", "amp", "compile")
+SVM_SHAPE_KEYS = ("dataset", "split", "kernel", "C", "gamma", "degree", "coef0", "backend",
+                  "predict", "device")
+
+METHOD = ("ResNet: timed training steps (2 step counts, repeated) and evaluation, extrapolated "
+          "linearly in steps per epoch, epochs and eval images; SVM: fit and predict times at 3 "
+          "small sizes, extrapolated on a power law; then Tune's FIFO placement simulated. "
+          "Interval: fastest/slowest repeat timings (ResNet), smallest/largest pairwise exponent "
+          "(SVM), each simulated.")
+
+
+def threads_for(resources: dict[str, float]) -> int:
+    """The torch / SVM threads a trial with `resources` runs with (as `run_trial` sets them)."""
+    return max(1, int(resources.get("cpu", 1)))
+
+
+def shape_of(point: dict[str, Any], resources: dict[str, float]) -> dict[str, Any]:
+    """The calibration shape of a trial (flat config) run with `resources`."""
+    keys = SVM_SHAPE_KEYS if point["trainer"] == "svm" else RESNET_SHAPE_KEYS
+    shape = {"trainer": point["trainer"], **{k: point.get(k) for k in keys}}
+    shape["threads"] = threads_for(resources)
+    return shape
+
+
+def shape_key(shape: dict[str, Any]) -> str:
+    """A stable text key of a shape (the calibration cache's key)."""
+    return json.dumps(shape, sort_keys=True, default=str)
+
+
+def kind_of(point: dict[str, Any], sizes: dict[str, int]) -> str:
+    """The kind a trial is shown under, e.g. 'resnet18 bs32 sgd cpu n=600 2 ep'."""
+    n = sizes["n_train"]
+    if point["trainer"] == "svm":
+        ds = {"mnist": "mnist", "fashion_mnist": "fmnist"}.get(point["dataset"], point["dataset"])
+        return f"svm {point['kernel']} {ds} {point['device']} n={n}"
+    return (f"{point['model']} bs{point['batch_size']} {point['optimizer']} {point['device']} "
+            f"n={n} {point['epochs']} ep")
+
+
+def trial_key(point: dict[str, Any], resources: dict[str, float]) -> str:
+    """What a trial's predicted time depends on: its shape and its sizes (seed, lr excluded)."""
+    sized = ("n_train", "n_eval", "epochs") if point["trainer"] == "resnet" else (
+        "n_train", "n_test", "n_train_eval")
+    return shape_key({**shape_of(point, resources), **{k: point.get(k) for k in sized}})
+
+
+def data_sizes(point: dict[str, Any], split_sizes: dict[str, int]) -> dict[str, int]:
+    """Images the trial trains / evaluates on, from its config and its split's sizes
+    ({"train": n, "val": n, "test": n})."""
+    def cap(limit: int | None, total: int) -> int:
+        return total if limit is None else min(int(limit), total)
+
+    n_train = cap(point.get("n_train"), split_sizes["train"])
+    if point["trainer"] == "svm":
+        return {"n_train": n_train, "n_test": cap(point.get("n_test"), split_sizes["test"]),
+                "n_train_eval": cap(point.get("n_train_eval"), n_train)}
+    return {"n_train": n_train, "n_val": cap(point.get("n_eval"), split_sizes["val"]),
+            "n_test": cap(point.get("n_eval"), split_sizes["test"]),
+            "epochs": int(point["epochs"])}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A predicted duration (s) with its low and high bounds."""
+
+    s: float
+    low: float
+    high: float
+
+
+def resnet_time(rec: dict[str, Any], point: dict[str, Any], sizes: dict[str, int]) -> Estimate:
+    """A ResNet trial's duration from its calibration record (see the module's method)."""
+    bs = int(point["batch_size"])
+    n = sizes["n_train"]
+    steps = n // bs + (1 if n % bs > 1 else 0)  # a last batch of one image is dropped
+
+    def total(step_s: float, eval_s: float) -> float:
+        epoch = rec["epoch_fixed_s"] + steps * step_s + sizes["n_val"] * eval_s
+        return (rec["setup_s"] + sizes["epochs"] * (epoch + rec["checkpoint_s"])
+                + sizes["n_test"] * eval_s)
+
+    step, ev = rec["step_s"], rec["eval_img_s"]
+    return Estimate(total(_median(step), _median(ev)), total(min(step), min(ev)),
+                    total(max(step), max(ev)))
+
+
+def power_law(sizes: list[float], times: list[float]) -> tuple[float, float, list[float]]:
+    """Least-squares a, b of t = a * n^b in log-log, and the consecutive pairs' exponents."""
+    xs = [math.log(n) for n in sizes]
+    ys = [math.log(max(t, 1e-6)) for t in times]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 1.0
+    pairs = [(ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i]) for i in range(len(xs) - 1)
+             if xs[i + 1] > xs[i]]
+    return math.exp(my - b * mx), b, pairs or [b]
+
+
+def _extrapolate(sizes: list[float], times: list[float], n: float) -> Estimate:
+    a, b, pairs = power_law(sizes, times)
+    point = a * n**b
+    anchor_n, anchor_t = sizes[-1], max(times[-1], 1e-6)
+    ends = [anchor_t * (n / anchor_n) ** p for p in (min(pairs), max(pairs))] + [point]
+    return Estimate(point, min(ends), max(ends))
+
+
+def svm_time(rec: dict[str, Any], sizes: dict[str, int]) -> Estimate:
+    """An SVM trial's duration: power-law fit time + predicted images x time per image."""
+    fit = _extrapolate(rec["sizes"], rec["fit_s"], sizes["n_train"])
+    per = _extrapolate(rec["sizes"], rec["eval_img_s"], sizes["n_train"])
+    images = sizes["n_test"] + sizes["n_train_eval"]
+    return Estimate(fit.s + per.s * images, fit.low + per.low * images,
+                    fit.high + per.high * images)
+
+
+def trial_time(rec: dict[str, Any], point: dict[str, Any], sizes: dict[str, int]) -> Estimate:
+    """The predicted duration of one trial from its shape's calibration record."""
+    if point["trainer"] == "svm":
+        return svm_time(rec, sizes)
+    return resnet_time(rec, point, sizes)
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
