@@ -120,7 +120,12 @@ def _best_table(rows: list[dict[str, Any]]) -> RichTable:
 def summary_of(path: Path | str) -> RenderableType:
     """`sweep_summary` of the experiment at `path` (a local directory or a URI)."""
     from tune_bench import storage
+    from tune_bench.forecast.compare import read_comparison
 
     with storage.readable(path) as local:
         df = an.load_experiments([local])
-    return sweep_summary(path, df)
+        forecast = read_comparison(local)  # forecast against actual, when there was one
+    summary = sweep_summary(path, df)
+    if not forecast:
+        return summary
+    return Group(summary, *(Text(line) for line in forecast))
