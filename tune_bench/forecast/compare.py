@@ -128,3 +128,20 @@ def read_comparison(path: Any) -> list[str]:
     if driver:
         wall = json.loads(driver).get("wall_s")
     return compare_lines(compare_rows(fc, trials, wall))
+
+
+def forecast_markdown(paths: list[Any]) -> list[str]:
+    """The report's section 'Forecast against actual', one block per experiment that was run
+    with a forecast (empty when none was)."""
+    from tune_bench import storage
+
+    out: list[str] = []
+    for p in paths:
+        try:
+            with storage.readable(p) as local:
+                lines = read_comparison(local)
+        except Exception:  # the report goes on without it
+            lines = []
+        if lines:
+            out += [f"`{storage.base_name(p)}`:", "", "```text", *lines, "```", ""]
+    return ["## Forecast against actual", "", *out] if out else []

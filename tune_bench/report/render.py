@@ -323,9 +323,11 @@ def write_report(
     warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
     if fmt == "markdown":
         from tune_bench.analysis.findings import findings
+        from tune_bench.forecast.compare import forecast_markdown
 
         text = "\n".join(["# tune-bench report", "", header, *warnings, "",
-                          findings_markdown(findings(df)), render(tables)])
+                          findings_markdown(findings(df)), render(tables),
+                          *forecast_markdown(list(paths))])
         if out is not None:
             (out / "report.md").write_text(text)
     else:
