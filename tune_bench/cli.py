@@ -339,11 +339,10 @@ def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | N
 
     def timing(shape: dict[str, Any]) -> None:
         if say:
+            from tune_bench.forecast.model import shape_label
             from tune_bench.sweep.options import phase
 
-            what = shape.get("model") or f"{shape.get('kernel')} C={shape.get('C')}"
-            phase(f"calibrating {shape['trainer']} {what} ({shape['device']}, "
-                  f"{shape['threads']} thread(s))")
+            phase(f"calibrating {shape_label(shape)}")
 
     try:
         fc = fcm.forecast(spec, points, data_dir, nodes, gpus,

@@ -52,6 +52,17 @@ def shape_key(shape: dict[str, Any]) -> str:
     return json.dumps(shape, sort_keys=True, default=str)
 
 
+def shape_label(shape: dict[str, Any]) -> str:
+    """e.g. 'resnet18 bs32 sgd cpu, 2 thread(s)', 'svm poly mnist C=1.0 degree 2 cpu, ...'."""
+    if shape["trainer"] == "svm":
+        extra = f"degree {shape['degree']}" if shape["kernel"] == "poly" else \
+            f"gamma {shape['gamma']}"
+        what = f"svm {shape['kernel']} {shape['dataset']} C={shape['C']} {extra}"
+    else:
+        what = f"{shape['model']} bs{shape['batch_size']} {shape['optimizer']}"
+    return f"{what} {shape['device']}, {shape['threads']} thread(s)"
+
+
 def kind_of(point: dict[str, Any], sizes: dict[str, int]) -> str:
     """The kind a trial is shown under, e.g. 'resnet18 bs32 sgd cpu n=600 2 ep'."""
     n = sizes["n_train"]

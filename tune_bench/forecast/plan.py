@@ -171,9 +171,11 @@ def lines(fc: dict[str, Any]) -> list[str]:
                                     for s in fc["scaling"]))
     if missing:
         whys = sorted({r["why"] for r in fc["trials"] if not r["forecast"]})
-        out.append(f"  not forecast: {missing} trial(s) ({', '.join(whys)}; give "
-                   "--calibration FILE from tune-bench calibrate on a machine that has one)")
+        hint = ("; --calibration FILE from `tune-bench calibrate` on a machine with a GPU "
+                "forecasts them") if "no GPU here" in whys else ""
+        out.append(f"  not forecast: {missing} trial(s) ({', '.join(whys)}){hint}")
     out.append(f"  calibration: {fc['timed_shapes']} shape(s) timed now in "
-               f"{duration(fc['calibration_s'])}, the rest from the cache")
+               f"{duration(fc['calibration_s'])}, the rest from the cache" if fc["timed_shapes"]
+               else "  calibration: every shape from the cache or the calibration file")
     out.append(f"  method: {fc['method']}")
     return out
