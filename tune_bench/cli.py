@@ -337,17 +337,10 @@ def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | N
     nodes, gpus = fcm.local_nodes(num_cpus)
     points = fcm.runnable_points(spec, drop_gpu, gpus)
 
-    def timing(shape: dict[str, Any]) -> None:
-        if say:
-            from tune_bench.forecast.model import shape_label
-            from tune_bench.sweep.options import phase
-
-            phase(f"calibrating {shape_label(shape)}")
-
     try:
         fc = fcm.forecast(spec, points, data_dir, nodes, gpus,
                           max_concurrent or spec.max_concurrent,
-                          str(calibration) if calibration else None, calibrate, timing)
+                          str(calibration) if calibration else None, calibrate, say)
     except TuneBenchError:
         raise
     except Exception as e:  # a sweep goes on without a forecast; --forecast says why not
@@ -380,7 +373,7 @@ def calibrate(
     spec = load_space(space, overrides or None)
     _, gpus = fcm.local_nodes()
     points = fcm.runnable_points(spec, True, gpus)
-    data = fcm.calibration_for(spec, points, data_dir, gpus)
+    data = fcm.calibration_for(spec, points, data_dir, gpus, say=True)
     cal.save_file(data, out_file)
     skipped = len(spec.points) - len(points)
     out.print(f"calibrated {len(data['shapes'])} trial shape(s) on {data['machine']['host']}; "

@@ -45,7 +45,7 @@ def split_sizes(splits: dict[str, Any]) -> dict[str, dict[str, int]]:
 def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
              nodes: list[tuple[float, float]], gpus_here: int,
              max_concurrent: int | None = None, calibration_file: str | None = None,
-             calibrate: bool = True, say: Any = None) -> dict[str, Any] | None:
+             calibrate: bool = True, say: bool = False) -> dict[str, Any] | None:
     """The forecast of running `points` of `spec` on `nodes`.
 
     Calibrations come from `calibration_file` (checked first: a bad one raises ConfigError),
@@ -69,7 +69,7 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
     if missing and not calibrate:
         return None
     t0 = time.perf_counter()
-    timed = cal.calibrate_missing(data, wanted, splits, say)
+    timed = cal.calibrate_missing(data, wanted, data_dir, say)
     spent = time.perf_counter() - t0
     if timed or "actor_start_s" not in cache.get("overheads", {}):
         cache["shapes"].update({k: data["shapes"][k] for k in timed})
@@ -79,7 +79,7 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
 
 
 def calibration_for(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
-                    gpus_here: int, say: Any = None) -> dict[str, Any]:
+                    gpus_here: int, say: bool = False) -> dict[str, Any]:
     """Calibrate every shape of `points` that this machine can run (cache first): the data of
     a calibration file (`tune-bench calibrate SPACE --out FILE`)."""
     from tune_bench.sweep.handover import decode_datasets
@@ -88,7 +88,7 @@ def calibration_for(spec: Any, points: list[dict[str, Any]], data_dir: str | Non
     cache = cal.load_cache(here)
     splits = decode_datasets(points, data_dir)
     wanted = wanted_shapes(plan_trials(spec, points, split_sizes(splits)), gpus_here)
-    timed = cal.calibrate_missing(cache, wanted, splits, say)
+    timed = cal.calibrate_missing(cache, wanted, data_dir, say)
     if timed:
         cal.save_cache(cache)
     out = cal.empty(here)

@@ -236,39 +236,70 @@ def calibrate_svm(point: dict[str, Any], split: Any, threads: int,
     return {"sizes": sizes, "fit_s": fit_s, "eval_img_s": eval_s}
 
 
+def worker_niceness() -> int:
+    """The niceness Ray gives trial workers (its `worker_niceness`, 15 unless set): on a
+    machine shared with other jobs it decides how much CPU a trial gets, so the calibration
+    runs at it too."""
+    try:
+        return int(os.environ.get("RAY_worker_niceness", "15"))
+    except ValueError:
+        return 15
+
+
+def _renice() -> None:
+    """This process to the trial workers' niceness (only ever up: no privileges needed)."""
+    with contextlib.suppress(OSError):
+        os.nice(max(0, worker_niceness() - os.nice(0)))
+
+
 def actor_start_s() -> float:
     """What a fresh trial worker pays before its first step: a Python that imports torch,
-    Ray's Tune and tune-bench's trainers (measured in a subprocess)."""
+    Ray's Tune and tune-bench's trainers (measured in a subprocess at the workers'
+    niceness)."""
     code = ("import ray.tune, torch, torchvision.models, sklearn.svm; "
             "import tune_bench.sweep.trainable, tune_bench.train")
     t0 = time.perf_counter()
     with contextlib.redirect_stderr(io.StringIO()):
         subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
-                       env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                       preexec_fn=_renice, env={**os.environ, "PYTHONPATH": os.pathsep.join(
                            p for p in (str(Path(__file__).resolve().parents[2]),
                                        os.environ.get("PYTHONPATH", "")) if p)})
     return time.perf_counter() - t0
 
 
-def calibrate_missing(data: dict[str, Any], wanted: dict[str, tuple[dict, dict, int]],
-                      splits: dict[str, Any], say: Any = None) -> list[str]:
-    """Calibrate each shape of `wanted` ({shape key: (point, sizes, threads)}) not in `data`
-    yet, on this machine; returns the keys it timed. GPU shapes need a GPU here."""
-    from tune_bench.sweep.handover import data_key
+def time_shapes(todo: dict[str, tuple[dict, dict, int]], data_dir: str | None,
+                announce: bool = False) -> dict[str, dict[str, Any]]:
+    """Calibration records of the shapes `todo` ({shape key: (point, sizes, threads)}),
+    timed in this process at the trial workers' niceness (run it in a child process)."""
+    from tune_bench.forecast.model import shape_label
+    from tune_bench.sweep.handover import data_key, decode_datasets
+    from tune_bench.sweep.options import phase
 
-    timed = []
-    for key, (point, sizes, threads) in wanted.items():
-        if key in data["shapes"]:
-            continue
-        if say:
-            say(json.loads(key))
+    _renice()
+    splits = decode_datasets([p for p, _, _ in todo.values()], data_dir)
+    out = {}
+    for key, (point, sizes, threads) in todo.items():
+        phase(f"calibrating {shape_label(json.loads(key))}", announce)
         split = splits[data_key(point)]
         if point["trainer"] == "svm":
-            rec = calibrate_svm(point, split, threads, sizes["n_train"])
+            out[key] = calibrate_svm(point, split, threads, sizes["n_train"])
         else:
-            rec = calibrate_resnet(point, split, threads)
-        data["shapes"][key] = rec
-        timed.append(key)
+            out[key] = calibrate_resnet(point, split, threads)
+    return out
+
+
+def calibrate_missing(data: dict[str, Any], wanted: dict[str, tuple[dict, dict, int]],
+                      data_dir: str | None, announce: bool = False) -> list[str]:
+    """Calibrate each shape of `wanted` ({shape key: (point, sizes, threads)}) not in `data`
+    yet, on this machine, in a fresh child process at the trial workers' niceness (as a
+    trial runs); returns the keys it timed. GPU shapes need a GPU here."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    todo = {k: v for k, v in wanted.items() if k not in data["shapes"]}
+    if todo:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            data["shapes"].update(pool.submit(time_shapes, todo, data_dir, announce).result())
     if "actor_start_s" not in data["overheads"]:
         data["overheads"]["actor_start_s"] = actor_start_s()
-    return timed
+    return list(todo)
