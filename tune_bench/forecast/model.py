@@ -141,12 +141,17 @@ def _extrapolate(sizes: list[float], times: list[float], n: float) -> Estimate:
 
 
 def svm_time(rec: dict[str, Any], sizes: dict[str, int]) -> Estimate:
-    """An SVM trial's duration: power-law fit time + predicted images x time per image."""
+    """An SVM trial's duration: power-law fit time + predicted images x time per image + the
+    rest (subset, scaling, set-up), each extrapolated in n_train."""
     fit = _extrapolate(rec["sizes"], rec["fit_s"], sizes["n_train"])
     per = _extrapolate(rec["sizes"], rec["eval_img_s"], sizes["n_train"])
     images = sizes["n_test"] + sizes["n_train_eval"]
-    return Estimate(fit.s + per.s * images, fit.low + per.low * images,
-                    fit.high + per.high * images)
+    other = Estimate(0.0, 0.0, 0.0)
+    if rec.get("other_s"):
+        other = _extrapolate(rec["sizes"], [max(t, 1e-3) for t in rec["other_s"]],
+                             sizes["n_train"])
+    return Estimate(fit.s + per.s * images + other.s, fit.low + per.low * images + other.low,
+                    fit.high + per.high * images + other.high)
 
 
 def trial_time(rec: dict[str, Any], point: dict[str, Any], sizes: dict[str, int]) -> Estimate:
