@@ -17,7 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, SCRATCH, Result, data_dir, load, parser, timed
+from benchmarks.common import (
+    RESULTS_DIR,
+    ROOT,
+    SCRATCH,
+    Result,
+    data_dir,
+    load,
+    parser,
+    timed,
+)
 from benchmarks.sweep_tools import unique_name
 
 NAME = "forecast"
@@ -74,6 +83,19 @@ def run_case(case: str, root: str, store: Path, res: Result) -> None:
         "scaling": forecast["scaling"], "experiment": str(exp)}})
 
 
+def _keep_other_cases(res: Result, cases: list[str], out: Path) -> None:
+    """The rows and summaries of the cases not run now, from the last results (each case is
+    run on its own when the machine's load allows)."""
+    path = out / f"{NAME}.json"
+    if res.args.quick or not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    res.data["rows"] = [r for r in old.get("rows", []) if r.get("case") not in cases]
+    res.data["summary"] = {k: v for k, v in old.get("summary", {}).items() if k not in cases}
+    res.data["params"]["cases"] = {**{k: v for k, v in old.get("params", {}).get(
+        "cases", {}).items() if k not in cases}, **res.data["params"]["cases"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = parser(NAME, __doc__.splitlines()[0])
     p.add_argument("--cases", default="smoke,q2cpu,q1b", help="comma-separated: "
@@ -82,8 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    res = Result(NAME, args, {"cases": {c: CASES[c] for c in args.cases.split(",")}})
-    for case in args.cases.split(","):
+    cases = args.cases.split(",")
+    res = Result(NAME, args, {"cases": {c: CASES[c] for c in cases}})
+    _keep_other_cases(res, cases, Path(args.out) if args.out else RESULTS_DIR)
+    for case in cases:
         run_case(case, root, Path(args.storage_path), res)
         res.save()
 
