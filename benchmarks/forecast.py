@@ -71,7 +71,7 @@ def run_case(case: str, root: str, store: Path, res: Result) -> None:
                 error=round((k["forecast_s"] - k["actual_s"]) / k["actual_s"], 3)
                 if k["actual_s"] else None)
     res.summary(**{case: {
-        "forecast_cmd_s": round(fc_s, 1), "calibration_s": round(forecast["calibration_s"], 1),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "forecast_cmd_s": round(fc_s, 1),
         "forecast_wall_s": round(forecast["wall_s"], 1),
         "interval_s": [round(forecast["wall_low_s"], 1), round(forecast["wall_high_s"], 1)],
         "actual_fit_wall_s": wall, "sweep_cmd_s": round(sw_s, 1),
