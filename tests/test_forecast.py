@@ -205,3 +205,14 @@ def test_sweep_forecast_through_the_cli_starts_nothing(tmp_path, calib_env, tiny
     saved = json.loads(next(Path(calib_env["TUNE_BENCH_CALIBRATION_DIR"]).glob("*.json"))
                        .read_text())
     assert len(saved["shapes"]) == 2
+
+
+def test_step_times_of_the_two_loaders():
+    from tune_bench.forecast.calibrate import _step_times
+
+    epochs = {1: [0.5, 0.7], 2: [1.0, 1.2]}
+    rates, fixed = _step_times(epochs, per_epoch_cost=False)
+    assert sorted(rates) == pytest.approx([0.5, 0.5, 0.6, 0.7]) and fixed == 0
+    with_workers = {1: [2.5, 2.5], 2: [3.0, 3.0]}  # 2 s to start the workers, 0.5 s a step
+    diffs, fixed = _step_times(with_workers, per_epoch_cost=True)
+    assert diffs == pytest.approx([0.5, 0.5]) and fixed == pytest.approx(2.0)

@@ -193,10 +193,7 @@ def calibrate_resnet(point: dict[str, Any], split: Any, threads: int) -> dict[st
         for _ in range(2):
             for s in RESNET_STEPS:
                 epochs[s].append(train_epoch(t, x[:bs * s], y[:bs * s]).seconds)
-        lo, hi = RESNET_STEPS
-        step_s = [max((b - a) / (hi - lo), 1e-6)
-                  for a, b in zip(epochs[lo], epochs[hi], strict=True)]
-        fixed = max(0.0, min(epochs[lo]) - min(step_s) * lo)
+        step_s, fixed = _step_times(epochs, cfg.loader == "dataloader")
         ev_x = split.val_x[:EVAL_IMAGES].to(dev)
         ev_y = split.val_y[:EVAL_IMAGES].to(dev)
         evaluate(t.model, ev_x[:32], ev_y[:32], dev, cfg.use_amp)  # warm-up
@@ -210,6 +207,25 @@ def calibrate_resnet(point: dict[str, Any], split: Any, threads: int) -> dict[st
         checkpoint_s = 2 * (time.perf_counter() - t0)
     return {"setup_s": setup_s, "epoch_fixed_s": fixed, "step_s": step_s,
             "eval_img_s": eval_img_s, "checkpoint_s": checkpoint_s}
+
+
+def _step_times(epochs: dict[int, list[float]], per_epoch_cost: bool
+                ) -> tuple[list[float], float]:
+    """Step time samples and the fixed cost per epoch from epochs of 1 and 2 steps.
+
+    The tensor loader has no per-epoch cost: every timed epoch is a sample of its time per
+    step (the difference of two short epochs can be near zero under load). A DataLoader starts
+    its workers every epoch: the step time is then the difference 2-step minus 1-step epoch
+    (floored at half the plain per-step rate), the fixed cost what the 1-step epoch has
+    beyond it."""
+    rates = [t / s for s, ts in epochs.items() for t in ts]
+    if not per_epoch_cost:
+        return rates, 0.0
+    lo, hi = sorted(epochs)
+    floor = 0.5 * min(rates)
+    diffs = [max((b - a) / (hi - lo), floor)
+             for a, b in zip(epochs[lo], epochs[hi], strict=True)]
+    return diffs, max(0.0, min(epochs[lo]) - min(diffs) * lo)
 
 
 def svm_sizes(n_train: int) -> list[int]:
