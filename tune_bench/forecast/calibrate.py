@@ -216,13 +216,13 @@ def _step_times(epochs: dict[int, list[float]], per_epoch_cost: bool
     The tensor loader has no per-epoch cost: every timed epoch is a sample of its time per
     step (the difference of two short epochs can be near zero under load). A DataLoader starts
     its workers every epoch: the step time is then the difference 2-step minus 1-step epoch
-    (floored at half the plain per-step rate), the fixed cost what the 1-step epoch has
+    (floored at a tenth of the plain per-step rate), the fixed cost what the 1-step epoch has
     beyond it."""
     rates = [t / s for s, ts in epochs.items() for t in ts]
     if not per_epoch_cost:
         return rates, 0.0
     lo, hi = sorted(epochs)
-    floor = 0.5 * min(rates)
+    floor = 0.1 * min(rates)
     diffs = [max((b - a) / (hi - lo), floor)
              for a, b in zip(epochs[lo], epochs[hi], strict=True)]
     return diffs, max(0.0, min(epochs[lo]) - min(diffs) * lo)
