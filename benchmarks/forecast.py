@@ -96,12 +96,39 @@ def _keep_other_cases(res: Result, cases: list[str], out: Path) -> None:
         "cases", {}).items() if k not in cases}, **res.data["params"]["cases"]}
 
 
+def markdown(data: dict) -> str:
+    """The results as BENCHMARKS.md's tables: one line per case, then per kind."""
+    out = ["| case | date | load before forecast / sweep | forecast cost | forecast wall "
+           "(interval) | actual wall | error | median abs. per-trial error |",
+           "|---|---|---|---|---|---|---|---|"]
+    for case, s in data["summary"].items():
+        lo, hi = s["interval_s"]
+        out.append(f"| {case} | {s.get('date', '')} | {s['load_before_forecast'][0]} / "
+                   f"{s['load_before_sweep'][0]} | {s['forecast_cmd_s']:.0f} s "
+                   f"({100 * s['forecast_cost_share']:.0f}% of the sweep) | "
+                   f"{s['forecast_wall_s']:.0f} s ({lo:.0f}-{hi:.0f}) | "
+                   f"{s['actual_fit_wall_s']:.0f} s | {100 * s['wall_error']:+.0f}% | "
+                   f"{100 * s['median_abs_trial_error']:.0f}% |")
+    out += ["", "| case | kind | trials | forecast s | actual s | error |",
+            "|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        err = f"{100 * r['error']:+.0f}%" if r["error"] is not None else "-"
+        out.append(f"| {r['case']} | {r['kind']} | {r['n']} | {r['forecast_s']} | "
+                   f"{r['actual_s']} | {err} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = parser(NAME, __doc__.splitlines()[0])
     p.add_argument("--cases", default="smoke,q2cpu,q1b", help="comma-separated: "
                    + ", ".join(CASES))
     p.add_argument("--storage-path", default=str(SCRATCH / "ray_results"))
+    p.add_argument("--markdown", action="store_true",
+                   help="print the last results as BENCHMARKS.md's tables; run nothing")
     args = p.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads((RESULTS_DIR / f"{NAME}.json").read_text())))
+        return
     root = data_dir(args.data_dir)
     SCRATCH.mkdir(parents=True, exist_ok=True)
     cases = args.cases.split(",")
