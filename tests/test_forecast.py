@@ -4,6 +4,7 @@ calibration of tiny trial shapes, a bad calibration file, `sweep --forecast` end
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -216,3 +217,18 @@ def test_step_times_of_the_two_loaders():
     with_workers = {1: [2.5, 2.5], 2: [3.0, 3.0]}  # 2 s to start the workers, 0.5 s a step
     diffs, fixed = _step_times(with_workers, per_epoch_cost=True)
     assert diffs == pytest.approx([0.5, 0.5]) and fixed == pytest.approx(2.0)
+
+
+def test_pooled_curvature_bends_the_fit_extrapolation():
+    from tune_bench.forecast.model import curvature, grow, pooled_curvature
+
+    sizes = [500, 1000, 2000]
+    # ln t = 0.1 (ln n)^2: the slope grows by 0.2 per unit of ln n
+    times = [math.exp(0.1 * math.log(n) ** 2) for n in sizes]
+    assert curvature(sizes, times) == pytest.approx(0.2)
+    rec = {"sizes": sizes, "fit_s": times}
+    k = pooled_curvature([rec, rec, {"sizes": sizes, "fit_s": [1, 2, 4]}])
+    assert k[1] == pytest.approx(0.2) and 0.0 <= k[0] <= k[1] <= k[2]
+    want = math.exp(0.1 * math.log(10000) ** 2)
+    assert grow(sizes, times, 10000, 0.2) == pytest.approx(want)
+    assert grow(sizes, times, 10000, 0.0) < want  # a plain power law falls short

@@ -10,9 +10,10 @@ Extrapolation (the method the forecast states):
 - ResNet: epoch = fixed cost per epoch + steps x step time + val images x eval time per
   image; trial = setup + epochs x (epoch + checkpoint) + test images x eval time per image.
   Bounds: the fastest and slowest of the repeated step / eval timings.
-- SVM: fit time and prediction time per image fitted as power laws a * n^b over 3 sizes (least
-  squares in log-log); bounds: the smallest and largest exponent of the consecutive size pairs,
-  anchored at the largest calibrated size.
+- SVM: fit time, prediction time per image and the rest timed at 3 sizes and extrapolated
+  from the largest along the last pair's log-log slope; the fit's slope grows with n (the
+  kernel cache's working set), by the curvature pooled over the sweep's SVM shapes (median;
+  quartiles for the bounds).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ RESNET_SHAPE_KEYS = ("model", "batch_size", "optimizer", "device", "loader", "nu
 SVM_SHAPE_KEYS = ("dataset", "split", "kernel", "C", "gamma", "degree", "coef0", "backend",
                   "predict", "device")
 
-METHOD = ("ResNet: timed training steps (2 step counts, repeated) and evaluation, extrapolated "
-          "linearly in steps per epoch, epochs and eval images; SVM: fit and predict times at 3 "
-          "small sizes, extrapolated on a power law; then Tune's FIFO placement simulated. "
-          "Interval: fastest/slowest repeat timings (ResNet), smallest/largest pairwise exponent "
-          "(SVM), each simulated.")
+METHOD = ("ResNet: timed training steps (epochs of 1 and 2 steps, twice) and evaluation, "
+          "extrapolated linearly in steps per epoch, epochs and eval images; SVM: fit and "
+          "predict times at 3 small sizes, extrapolated on a power law whose exponent grows "
+          "with n as the sweep's SVM shapes show; then Tune's FIFO placement simulated. "
+          "Interval: fastest/slowest repeat timings (ResNet), quartiles of the pooled growth "
+          "of the exponent (SVM), each simulated.")
 
 
 def threads_for(resources: dict[str, float]) -> int:
@@ -132,32 +134,61 @@ def power_law(sizes: list[float], times: list[float]) -> tuple[float, float, lis
     return math.exp(my - b * mx), b, pairs or [b]
 
 
-def _extrapolate(sizes: list[float], times: list[float], n: float) -> Estimate:
-    a, b, pairs = power_law(sizes, times)
-    point = a * n**b
-    anchor_n, anchor_t = sizes[-1], max(times[-1], 1e-6)
-    ends = [anchor_t * (n / anchor_n) ** p for p in (min(pairs), max(pairs))] + [point]
-    return Estimate(point, min(ends), max(ends))
+def curvature(sizes: list[float], times: list[float]) -> float | None:
+    """How much the log-log slope of `times` grows per unit of ln n, from 3 sizes."""
+    if len(sizes) < 3:
+        return None
+    x = [math.log(n) for n in sizes[-3:]]
+    y = [math.log(max(t, 1e-6)) for t in times[-3:]]
+    s1, s2 = (y[1] - y[0]) / (x[1] - x[0]), (y[2] - y[1]) / (x[2] - x[1])
+    return (s2 - s1) / ((x[2] - x[0]) / 2)
 
 
-def svm_time(rec: dict[str, Any], sizes: dict[str, int]) -> Estimate:
-    """An SVM trial's duration: power-law fit time + predicted images x time per image + the
-    rest (subset, scaling, set-up), each extrapolated in n_train."""
-    fit = _extrapolate(rec["sizes"], rec["fit_s"], sizes["n_train"])
-    per = _extrapolate(rec["sizes"], rec["eval_img_s"], sizes["n_train"])
-    images = sizes["n_test"] + sizes["n_train_eval"]
-    other = Estimate(0.0, 0.0, 0.0)
-    if rec.get("other_s"):
-        other = _extrapolate(rec["sizes"], [max(t, 1e-3) for t in rec["other_s"]],
-                             sizes["n_train"])
-    return Estimate(fit.s + per.s * images + other.s, fit.low + per.low * images + other.low,
-                    fit.high + per.high * images + other.high)
+def pooled_curvature(records: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """Quartiles (low, median, high) of the SVM fit curvature over `records`, each >= 0: one
+    shape's three timings are too noisy to bend its own extrapolation; the sweep's shapes
+    together are not."""
+    ks = sorted(max(0.0, k) for r in records
+                if (k := curvature(r["sizes"], r["fit_s"])) is not None)
+    if not ks:
+        return 0.0, 0.0, 0.0
+    q = [ks[min(len(ks) - 1, int(f * (len(ks) - 1) + 0.5))] for f in (0.25, 0.5, 0.75)]
+    return q[0], q[1], q[2]
 
 
-def trial_time(rec: dict[str, Any], point: dict[str, Any], sizes: dict[str, int]) -> Estimate:
+def grow(sizes: list[float], times: list[float], n: float, k: float = 0.0,
+         slope: tuple[float, float] = (0.0, 3.0)) -> float:
+    """`times` extrapolated to `n` from the largest size, along the last pair's log-log slope
+    (clamped to `slope`) bending by `k` per unit of ln n."""
+    x = [math.log(v) for v in sizes]
+    y = [math.log(max(t, 1e-6)) for t in times]
+    last = (y[-1] - y[-2]) / (x[-1] - x[-2]) if len(x) > 1 and x[-1] > x[-2] else 1.0
+    last = min(max(last, slope[0]), slope[1])
+    d = math.log(n) - x[-1]
+    mid = (x[-1] + x[-2]) / 2 if len(x) > 1 else x[-1]
+    return math.exp(y[-1] + last * d + k * (d * (x[-1] - mid) + d * d / 2))
+
+
+def svm_time(rec: dict[str, Any], sizes: dict[str, int],
+             curv: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Estimate:
+    """An SVM trial's duration: fit time + predicted images x time per image + the rest
+    (subset, scaling, set-up), each extrapolated in n_train from the largest timed size: the
+    fit along its last log-log slope (>= 1) bending by the sweep's pooled curvature `curv`
+    (its quartiles give the bounds), the others along their last slope (0 to 1)."""
+    n, s = sizes["n_train"], rec["sizes"]
+    fit = [grow(s, rec["fit_s"], n, k, (1.0, 3.0)) for k in curv]
+    per = grow(s, rec["eval_img_s"], n, 0.0, (0.0, 1.0))
+    other = grow(s, [max(t, 1e-3) for t in rec["other_s"]], n, 0.0, (0.0, 1.0)) \
+        if rec.get("other_s") else 0.0
+    rest = per * (sizes["n_test"] + sizes["n_train_eval"]) + other
+    return Estimate(fit[1] + rest, fit[0] + rest, fit[2] + rest)
+
+
+def trial_time(rec: dict[str, Any], point: dict[str, Any], sizes: dict[str, int],
+               curv: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Estimate:
     """The predicted duration of one trial from its shape's calibration record."""
     if point["trainer"] == "svm":
-        return svm_time(rec, sizes)
+        return svm_time(rec, sizes, curv)
     return resnet_time(rec, point, sizes)
 
 

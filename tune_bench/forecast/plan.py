@@ -13,6 +13,7 @@ from tune_bench.forecast.model import (
     METHOD,
     data_sizes,
     kind_of,
+    pooled_curvature,
     shape_key,
     shape_of,
     trial_key,
@@ -75,6 +76,9 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
           calibration_s: float = 0.0, timed: int = 0) -> dict[str, Any]:
     """The forecast (a JSON-ready dict) of `trials` on `nodes` ((CPUs, GPUs) each)."""
     rows: list[dict[str, Any]] = []
+    svm = {t.shape for t in trials if t.point["trainer"] == "svm"}
+    curv = pooled_curvature([calibration["shapes"][k] for k in svm
+                             if k in calibration["shapes"]])
     for t in trials:
         rec = calibration["shapes"].get(t.shape)
         row = {"label": _label(t.point), "kind": t.kind, "key": t.key,
@@ -83,7 +87,7 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
             gpu = t.point.get("device") == "gpu" and gpus_here <= 0
             row.update(forecast=False, why="no GPU here" if gpu else "not calibrated")
         else:
-            est = trial_time(rec, t.point, t.sizes)
+            est = trial_time(rec, t.point, t.sizes, curv)
             row.update(forecast=True, s=est.s, low_s=est.low, high_s=est.high)
         rows.append(row)
     done = [r for r in rows if r["forecast"]]
@@ -111,7 +115,7 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
         "resources": {d: dict(r) for d, r in spec.resources.items()},
         "overheads": {"actor_start_s": actor, "trial_overhead_s": TRIAL_OVERHEAD_S,
                       "fit_fixed_s": FIT_FIXED_S},
-        "n_trials": len(rows), "n_forecast": len(done),
+        "n_trials": len(rows), "n_forecast": len(done), "svm_curvature": list(curv),
         "wall_s": wall("s", nodes), "wall_low_s": wall("low_s", nodes),
         "wall_high_s": wall("high_s", nodes),
         "scaling": [{"nodes": k, "wall_s": wall("s", nodes * k)} for k in SCALES],
