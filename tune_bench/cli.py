@@ -341,13 +341,14 @@ def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | N
         fc = fcm.forecast(spec, points, data_dir, nodes, gpus,
                           max_concurrent or spec.max_concurrent,
                           str(calibration) if calibration else None, calibrate, say)
-    except TuneBenchError:
+    except ConfigError:  # a bad --calibration file: one line, exit 2, nothing started
         raise
-    except Exception as e:  # a sweep goes on without a forecast; --forecast says why not
+    except Exception as e:  # a dry run or a sweep goes on without a forecast
         if calibrate:
             raise
-        err.print(f"warning: no forecast ({type(e).__name__}: {e})", markup=False,
-                  highlight=False)
+        if not isinstance(e, TuneBenchError):  # (the sweep itself reports missing data)
+            err.print(f"warning: no forecast ({type(e).__name__}: {e})", markup=False,
+                      highlight=False)
         return None
     return fc
 
