@@ -232,3 +232,21 @@ def test_pooled_curvature_bends_the_fit_extrapolation():
     want = math.exp(0.1 * math.log(10000) ** 2)
     assert grow(sizes, times, 10000, 0.2) == pytest.approx(want)
     assert grow(sizes, times, 10000, 0.0) < want  # a plain power law falls short
+
+
+def test_calibrate_writes_a_file_that_sweep_reads(tmp_path, calib_env, tiny_root):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE.replace("n_train: 300", "n_train: 200"))
+    out = tmp_path / "host.json"
+    res = _cli("calibrate", str(space), "--out", str(out), "--data-dir", str(tiny_root),
+               env=calib_env)
+    assert res.returncode == 0, res.stderr
+    assert "calibrated 2 trial shape(s)" in res.stdout and "1 GPU point(s) skipped" in res.stdout
+    data = cal.load_file(out)
+    assert len(data["shapes"]) == 2 and data["overheads"]["actor_start_s"] == 1.0
+    other = {**calib_env, "TUNE_BENCH_CALIBRATION_DIR": str(tmp_path / "empty_cache")}
+    res = _cli("sweep", str(space), "--dry-run", "--calibration", str(out), "--data-dir",
+               str(tiny_root), env=other)
+    assert res.returncode == 0 and "forecast: 2 trial(s) of 3 in" in res.stdout, res.stdout
+    assert not (tmp_path / "empty_cache").exists() or not any(
+        (tmp_path / "empty_cache").iterdir())

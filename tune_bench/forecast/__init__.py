@@ -69,11 +69,14 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
     if missing and not calibrate:
         return None
     t0 = time.perf_counter()
+    measured = "actor_start_s" not in data["overheads"]  # measured here now, then cached
     timed = cal.calibrate_missing(data, wanted, data_dir, say)
     spent = time.perf_counter() - t0
-    if timed or "actor_start_s" not in cache.get("overheads", {}):
+    if timed or measured:  # what was timed here, never a calibration file's figures
         cache["shapes"].update({k: data["shapes"][k] for k in timed})
-        cache.setdefault("overheads", {}).update(data["overheads"])
+        if measured:
+            cache.setdefault("overheads", {})["actor_start_s"] = \
+                data["overheads"]["actor_start_s"]
         cal.save_cache(cache)
     return build(spec, trials, data, nodes, max_concurrent, gpus_here, spent, len(timed))
 
