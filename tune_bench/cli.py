@@ -310,6 +310,9 @@ def sweep(
     if fc is not None:  # all of it before nothing starts, its first line before a sweep
         from tune_bench.forecast import lines
 
+        if address:
+            fc["notes"].append("simulated on this machine's resources: the cluster's are known "
+                               "once joined (see 'on N such nodes')")
         for line in lines(fc)[:None if dry_run or forecast else 1]:
             out.print(line, markup=False, highlight=False)
     if dry_run or forecast:

@@ -123,7 +123,20 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
                    "missing": v["missing"], "why": v.get("why", "")}
                   for name, v in sorted(kinds.items(), key=lambda kv: -kv[1]["s"])],
         "trials": rows, "calibration_s": calibration_s, "timed_shapes": timed,
+        "notes": _notes(spec),
     }
+
+
+def _notes(spec: Any) -> list[str]:
+    """What the forecast assumes that the sweep may not do."""
+    notes = []
+    if spec.scheduler.get("type") == "asha":
+        notes.append("ASHA stops trials early: every trial is forecast to run all its epochs "
+                     "(the most the sweep can take)")
+    if spec.random_axes:
+        notes.append(f"random axes ({', '.join(spec.random_axes)}) forecast at their first "
+                     "option / lower bound")
+    return notes
 
 
 def _label(point: dict[str, Any]) -> str:
@@ -181,5 +194,6 @@ def lines(fc: dict[str, Any]) -> list[str]:
     out.append(f"  calibration: {fc['timed_shapes']} shape(s) timed now in "
                f"{duration(fc['calibration_s'])}, the rest from the cache" if fc["timed_shapes"]
                else "  calibration: every shape from the cache or the calibration file")
+    out += [f"  note: {n}" for n in fc.get("notes", [])]
     out.append(f"  method: {fc['method']}")
     return out
