@@ -250,3 +250,33 @@ def test_calibrate_writes_a_file_that_sweep_reads(tmp_path, calib_env, tiny_root
     assert res.returncode == 0 and "forecast: 2 trial(s) of 3 in" in res.stdout, res.stdout
     assert not (tmp_path / "empty_cache").exists() or not any(
         (tmp_path / "empty_cache").iterdir())
+
+
+def test_a_sweep_saves_its_forecast_and_ends_with_forecast_against_actual(
+        ray_session, tmp_path, tiny_root, calib_env):
+    import yaml
+
+    from tune_bench import forecast as fcm
+    from tune_bench.report.summary import summary_of
+    from tune_bench.space import parse_space
+    from tune_bench.sweep import SweepOptions, run_sweep
+
+    text = TINY_SPACE.split("blocks:")[0] + """blocks:
+  - fixed: {trainer: svm, kernel: rbf, n_train: 200, n_test: 100}
+    axes: {C: [1.0, 10.0]}
+resources:
+  cpu: {cpu: 1}
+"""
+    spec = parse_space(yaml.safe_load(text), "tiny_svm.yaml", None)
+    fc = fcm.forecast(spec, list(spec.points), str(tiny_root), [(2.0, 0.0)], 0)
+    opts = SweepOptions(storage_path=str(tmp_path), data_dir=str(tiny_root), progress=False)
+    out = run_sweep(spec, opts, forecast=fc)
+    assert out.ok
+    saved = json.loads((Path(out.path) / fcm.FORECAST_FILE).read_text())
+    assert saved["wall_s"] == pytest.approx(fc["wall_s"]) and saved["n_forecast"] == 2
+    from rich.console import Console
+
+    console = Console(record=True, width=160)
+    console.print(summary_of(out.path))
+    shown = console.export_text()
+    assert "forecast vs actual: wall" in shown and "svm rbf fmnist cpu n=200" in shown, shown
