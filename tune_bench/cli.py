@@ -315,6 +315,9 @@ def sweep(
                                "once joined (see 'on N such nodes')")
         for line in lines(fc)[:None if dry_run or forecast else 1]:
             out.print(line, markup=False, highlight=False)
+    elif dry_run:
+        out.print("forecast: some trial shapes are not calibrated on this machine yet: add "
+                  "--forecast to time them (about a minute)", markup=False, highlight=False)
     if dry_run or forecast:
         return
     from tune_bench import sweep as sw
