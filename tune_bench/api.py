@@ -256,10 +256,12 @@ class Experiment:
         header = _header(df)
         warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
         if fmt == "markdown":
+            from tune_bench.forecast.compare import forecast_markdown
+
             text = "\n".join(["# tune-bench report", "", header, *warnings, "",
                               claims_markdown(_claims(df)),
                               findings_markdown(fd.findings(df)),
-                              render(tables)])
+                              render(tables), *forecast_markdown(list(self.paths))])
             if out is not None:
                 (out / "report.md").write_text(text)
         else:
@@ -325,9 +327,17 @@ class Experiment:
     def summary(self) -> RenderableType:
         """The end of a sweep on the terminal (rich): the best configuration per dataset, the
         notes, the commands that write the full report."""
-        from tune_bench.report.summary import sweep_summary
+        from rich.console import Group
+        from rich.text import Text
 
-        return sweep_summary(self.paths[0], self._df)
+        from tune_bench.forecast.compare import read_comparison
+        from tune_bench.report.summary import sweep_summary
+        from tune_bench.storage import readable
+
+        summary = sweep_summary(self.paths[0], self._df)
+        with readable(self.paths[0]) as local:
+            forecast = read_comparison(local)  # forecast against actual, when there was one
+        return Group(summary, *(Text(line) for line in forecast)) if forecast else summary
 
     def _repr_html_(self) -> str:
         """Notebooks: the trial states, the best trial and the findings, compact."""

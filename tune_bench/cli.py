@@ -274,6 +274,12 @@ def sweep(
     tables: ShowTables = True,
     full_report: FullReport = False,
     progress: ShowProgress = True,
+    forecast: Annotated[bool, typer.Option(
+        "--forecast", help="Print the forecast of the sweep's wall time (calibrating the trial "
+        "shapes not in the cache, about a minute) and start nothing.")] = False,
+    calibration: Annotated[Path | None, typer.Option(
+        help="Calibration file from `tune-bench calibrate` (e.g. recorded on a machine with a "
+        "GPU), used before this machine's cache.")] = None,
 ) -> None:
     """Run a search-space file as a Ray Tune sweep."""
     from tune_bench.config import TRAINERS
@@ -298,6 +304,20 @@ def sweep(
         out.print(f"note: {note}", markup=False, highlight=False)
     if dry_run:
         _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
+    fc = _forecast(spec, data_dir, drop_gpu_trials, num_cpus, max_concurrent, calibration,
+                   calibrate=forecast, say=progress)
+    if fc is not None:  # all of it before nothing starts, its first line before a sweep
+        from tune_bench.forecast import lines
+
+        if address:
+            fc["notes"].append("simulated on this machine's resources: the cluster's are known "
+                               "once joined (see 'on N such nodes')")
+        for line in lines(fc)[:None if dry_run or forecast else 1]:
+            out.print(line, markup=False, highlight=False)
+    elif dry_run:
+        out.print("forecast: some trial shapes are not calibrated on this machine yet: add "
+                  "--forecast to time them (about a minute)", markup=False, highlight=False)
+    if dry_run or forecast:
         return
     from tune_bench import sweep as sw
 
@@ -307,8 +327,64 @@ def sweep(
                            num_cpus=num_cpus, progress=progress,
                            keep_checkpoints=keep_checkpoints, overrides=overrides or None,
                            shared_storage=shared_storage)
-    outcome = sw.run_sweep(spec, opts)
+    outcome = sw.run_sweep(spec, opts, forecast=fc)
     _finish(outcome, tables, full_report)
+
+
+def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | None,
+              max_concurrent: int | None, calibration: Path | None, calibrate: bool,
+              say: bool = True) -> dict[str, Any] | None:
+    """The sweep's forecast: printed when `calibrate` (--forecast: shapes not in the cache are
+    timed now); else, for a sweep or a dry run, made only from the cache or the calibration
+    file, quietly (None when some shape is not calibrated)."""
+    from tune_bench import forecast as fcm
+
+    nodes, gpus = fcm.local_nodes(num_cpus)
+    points = fcm.runnable_points(spec, drop_gpu, gpus)
+
+    try:
+        fc = fcm.forecast(spec, points, data_dir, nodes, gpus,
+                          max_concurrent or spec.max_concurrent,
+                          str(calibration) if calibration else None, calibrate, say)
+    except ConfigError:  # a bad --calibration file: one line, exit 2, nothing started
+        raise
+    except Exception as e:  # a dry run or a sweep goes on without a forecast
+        if calibrate:
+            raise
+        if not isinstance(e, TuneBenchError):  # (the sweep itself reports missing data)
+            err.print(f"warning: no forecast ({type(e).__name__}: {e})", markup=False,
+                      highlight=False)
+        return None
+    return fc
+
+
+@app.command(epilog="[bold]Example[/bold]: tune-bench calibrate search_spaces/q1a_resnet.yaml "
+             "--out gpu_host.json --data-dir ../shared/data")
+def calibrate(
+    space: Annotated[Path, typer.Argument(help="Search-space YAML file.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Calibration file to write.")],
+    data_dir: DataDir = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a value in every trial, as for sweep.")] = None,
+) -> None:
+    """Time each trial shape of a space on this machine (what `sweep --forecast` does) and
+    write the timings to a file that `sweep --calibration FILE` reads on another machine."""
+    from tune_bench import forecast as fcm
+    from tune_bench.config import TRAINERS
+    from tune_bench.forecast import calibrate as cal
+    from tune_bench.space import load_space
+
+    overrides = _overrides(set_ or [])
+    _check_options(overrides, TRAINERS, lambda key: f"--set {key}")
+    spec = load_space(space, overrides or None)
+    _, gpus = fcm.local_nodes()
+    points = fcm.runnable_points(spec, True, gpus)
+    data = fcm.calibration_for(spec, points, data_dir, gpus, say=True)
+    cal.save_file(data, out_file)
+    skipped = len(spec.points) - len(points)
+    out.print(f"calibrated {len(data['shapes'])} trial shape(s) on {data['machine']['host']}; "
+              f"wrote {out_file}" + (f" ({skipped} GPU point(s) skipped: no GPU here)"
+                                     if skipped else ""), markup=False, highlight=False)
 
 
 def _print_dry_run(spec: Any, trials: list[dict[str, Any]], drop_gpu: bool = False,

@@ -22,6 +22,7 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
+from typing_extensions import Self
 
 from tune_bench.datasets import NAMES, check_name
 from tune_bench.errors import ConfigError
@@ -175,7 +176,7 @@ class _Trial(BaseModel):
         return refusal(e, order, cls.trainer_name)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Trial:
+    def from_dict(cls, d: dict[str, Any]) -> Self:
         """Build from a trial config, ignoring the other trainer's keys and the sweep layer's."""
         other = {k for model in TRIAL_MODELS.values() for k in model.model_fields} | SWEEP_KEYS
         return cls(**{k: v for k, v in d.items() if k in cls.model_fields or k not in other})

@@ -22,13 +22,18 @@ class RichProgress(tune.Callback):
     The rich display is made on first use and left out of pickling.
     """
 
-    def __init__(self, total: int, enabled: bool = True, done: int = 0) -> None:
+    def __init__(self, total: int, enabled: bool = True, done: int = 0,
+                 forecast: Any = None) -> None:
         self.total, self.enabled, self.done, self.errored = total, enabled, done, 0
         self.running: set[str] = set()
         self._progress: Any = None
+        # a forecast.ForecastEta: the ETA from the sweep's forecast, corrected by the trials
+        # that finished (else rich's own, from the rate of completion)
+        self.forecast = forecast
+        self._t0 = time.monotonic()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_progress": None, "running": set()}
+        return {**self.__dict__, "_progress": None, "running": set(), "_t0": None}
 
     def _shown(self) -> bool:
         env = os.environ.get(PROGRESS_ENV)
@@ -42,6 +47,8 @@ class RichProgress(tune.Callback):
         self.running = {t.trial_id for t in trials if getattr(t, "status", None) == "RUNNING"}
 
     def _refresh(self) -> None:
+        if self._t0 is None:  # restored by a resume: the forecast's clock starts again
+            self._t0 = time.monotonic()
         if self._progress is None:
             from rich.progress import (
                 BarColumn,
@@ -52,10 +59,11 @@ class RichProgress(tune.Callback):
                 TimeRemainingColumn,
             )
 
+            eta = TimeRemainingColumn() if self.forecast is None else _ForecastColumn(self)
             self._progress = Progress(
                 TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[states]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), disable=not self._shown())
+                eta, disable=not self._shown())
             self._task = self._progress.add_task("trials", total=self.total, states="",
                                                  completed=self.done + self.errored)
             self._progress.start()
@@ -72,6 +80,11 @@ class RichProgress(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self._count(trials)
         self.running.discard(trial.trial_id)
+        if self.forecast is not None:
+            from tune_bench.tune_dir import flatten_config
+
+            self.forecast.observe(flatten_config(trial.config),
+                                  (trial.last_result or {}).get("time_total_s"))
         if trial.status != "TERMINATED":  # the callback may come before the status is set
             self.done += 1
         self._refresh()
@@ -88,6 +101,20 @@ class RichProgress(tune.Callback):
             self._count(trials)
             self._refresh()
             self._progress.stop()
+
+
+def _ForecastColumn(progress: RichProgress) -> Any:
+    """A rich column: the forecast's remaining time (h:mm:ss), read at every refresh."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Column(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            left = int(progress.forecast.remaining(time.monotonic() - progress._t0))
+            return Text(f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d} (forecast)",
+                        style="progress.remaining")
+
+    return Column()
 
 
 class PruneFinishedCheckpoints(tune.Callback):

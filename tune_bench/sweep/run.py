@@ -24,6 +24,8 @@ from ray import tune
 
 from tune_bench import tune_dir
 from tune_bench.errors import ConfigError, ExperimentError, ResourceError
+from tune_bench.forecast.compare import ForecastEta
+from tune_bench.forecast.plan import FORECAST_FILE
 from tune_bench.space import SweepSpec, parse_space
 from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
     MIN_FREE_BYTES,
@@ -329,10 +331,12 @@ def save_spec(exp: Storage, spec: SweepSpec, opts: SweepOptions, points: list[di
     exp.write_text(SPEC_FILE, json.dumps(data, indent=1, default=str))
 
 
-def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> SweepOutcome:
+def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None,
+              forecast: dict[str, Any] | None = None) -> SweepOutcome:
     """Run `spec` as a Ray Tune sweep; returns its outcome (errors raise TuneBenchError).
 
-    `trainable_fn` replaces run_trial (tests use a light one where CUDA would be needed).
+    `trainable_fn` replaces run_trial (tests use a light one where CUDA would be needed);
+    `forecast` (tune_bench.forecast) is saved with the experiment and drives the ETA.
     """
     check_local_gpus(spec, opts)
     storage = check_storage(opts.storage_path)
@@ -349,11 +353,12 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions, trainable_fn: Any = None) -> 
     phase(f"decoding {data_names(spec.points)}", opts.progress)
     splits = decode_datasets(spec.points, opts.data_dir, spec.plugin_paths)
     with RayLog() as log:
-        return _run(spec, opts, storage, exp, splits, log, trainable_fn)
+        return _run(spec, opts, storage, exp, splits, log, trainable_fn, forecast)
 
 
 def _run(spec: SweepSpec, opts: SweepOptions, storage: Storage, exp: Storage,
-         splits: dict[str, Any], log: RayLog, trainable_fn: Any) -> SweepOutcome:
+         splits: dict[str, Any], log: RayLog, trainable_fn: Any,
+         forecast: dict[str, Any] | None = None) -> SweepOutcome:
     name = exp.name
     started = start_ray(opts)
     try:
@@ -363,11 +368,14 @@ def _run(spec: SweepSpec, opts: SweepOptions, storage: Storage, exp: Storage,
         used = set(map(data_key, points))
         datasets = put_datasets({k: v for k, v in splits.items() if k in used})
         save_spec(exp, spec, opts, points)
+        if forecast is not None:  # through the same storage layer as the spec (s3:// too)
+            exp.write_text(FORECAST_FILE, json.dumps(forecast, indent=1, default=str))
         _keep_log(log, exp)
         total = len(points) * spec.tune_num_samples
         phase(f"running {total} trial(s) on {_cluster_text(cluster, nodes)}; results in "
               f"{exp.uri}", opts.progress)
-        progress = RichProgress(total, opts.progress)
+        progress = RichProgress(total, opts.progress,
+                                forecast=ForecastEta(forecast) if forecast else None)
         tuner = tune.Tuner(
             build_trainable(spec, datasets, trainable_fn),
             param_space=param_space(spec, points),

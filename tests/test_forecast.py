@@ -1,0 +1,282 @@
+"""The sweep forecast: Tune's placement simulated on known answers, the time model, a real
+calibration of tiny trial shapes, a bad calibration file, `sweep --forecast` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tune_bench.forecast import calibrate as cal
+from tune_bench.forecast.compare import ForecastEta, compare_rows
+from tune_bench.forecast.model import power_law, svm_time, trial_key
+from tune_bench.forecast.simulate import SimTrial, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- the simulator
+
+
+def _walls(trials, nodes, **kw) -> float:
+    return simulate(trials, nodes, **kw).wall_s
+
+
+def test_cpu_slots_and_max_concurrent():
+    four = [SimTrial(1, 0, 10)] * 4
+    assert _walls(four, [(2, 0)]) == pytest.approx(20)
+    assert _walls(four, [(2, 0)], max_concurrent=1) == pytest.approx(40)
+    assert _walls(four, [(4, 0)], max_concurrent=3) == pytest.approx(20)
+    assert _walls(four, [(2, 0), (2, 0)]) == pytest.approx(10)  # two such nodes
+
+
+def test_fractional_gpus_pack_on_one_gpu():
+    quarter = [SimTrial(1, 0.25, 10)] * 8
+    assert _walls(quarter, [(8, 1)]) == pytest.approx(20)  # 4 at a time on one GPU
+    assert _walls(quarter, [(8, 2)]) == pytest.approx(10)
+    assert _walls(quarter, [(2, 1)]) == pytest.approx(40)  # the CPUs limit it
+    # 0.6 + 0.6 do not fit on one GPU: one at a time
+    assert _walls([SimTrial(1, 0.6, 10)] * 2, [(4, 1)]) == pytest.approx(20)
+    whole = [SimTrial(1, 1, 10)] * 3
+    assert _walls(whole, [(4, 2)]) == pytest.approx(20)
+
+
+def test_cpu_and_gpu_trials_in_one_sweep_and_backfill():
+    # the GPU trials take both CPUs first; the CPU trials start when they end
+    mixed = [SimTrial(1, 0.5, 10), SimTrial(1, 0.5, 10), SimTrial(1, 0, 5), SimTrial(1, 0, 5)]
+    sched = simulate(mixed, [(2, 1)])
+    assert sched.start == pytest.approx([0, 0, 10, 10]) and sched.wall_s == pytest.approx(15)
+    # with 3 CPUs a CPU trial runs beside the GPU ones from the start
+    assert simulate(mixed, [(3, 1)]).start == pytest.approx([0, 0, 0, 5])
+    # FIFO skips a pending trial that does not fit for a later one that does
+    order = [SimTrial(2, 0, 10), SimTrial(2, 0, 10), SimTrial(1, 0, 4)]
+    assert simulate(order, [(3, 0)]).start == pytest.approx([0, 10, 0])
+
+
+def test_actor_reuse_and_unplaceable_trials():
+    sched = simulate([SimTrial(1, 0, 10)] * 2, [(1, 0)], actor_start_s=3, trial_overhead_s=0.5)
+    assert sched.end == pytest.approx([13.5, 24.0])  # the second reuses the first's actor
+    sched = simulate([SimTrial(1, 1, 10), SimTrial(1, 0, 5)], [(2, 0)])
+    assert sched.unplaceable == [0] and sched.wall_s == pytest.approx(5)
+
+
+# --------------------------------------------------------------------------- the time model
+
+
+def test_power_law_recovers_a_known_exponent():
+    sizes = [250, 500, 1000]
+    a, b, pairs = power_law(sizes, [2e-6 * n ** 1.5 for n in sizes])
+    assert b == pytest.approx(1.5) and a == pytest.approx(2e-6)
+    assert pairs == pytest.approx([1.5, 1.5])
+    rec = {"sizes": sizes, "fit_s": [2e-6 * n ** 1.5 for n in sizes],
+           "eval_img_s": [1e-6 * n for n in sizes]}
+    est = svm_time(rec, {"n_train": 10000, "n_test": 100, "n_train_eval": 100})
+    want = 2e-6 * 10000 ** 1.5 + 1e-6 * 10000 * 200
+    assert est.s == pytest.approx(want) and est.low == pytest.approx(want)
+
+
+def test_eta_and_comparison_from_finished_trials():
+    from tune_bench.tune_dir import TrialRecord
+
+    point = {"trainer": "svm", "dataset": "mnist", "split": "seeds", "kernel": "rbf", "C": 1.0,
+             "gamma": "scale", "degree": 3, "coef0": 0.0, "backend": "auto", "predict": "auto",
+             "device": "cpu", "n_train": 1000, "n_test": None, "n_train_eval": 2000, "seed": 0}
+    key = trial_key(point, {"cpu": 1})
+    fc = {"wall_s": 100.0, "wall_low_s": 90.0, "wall_high_s": 110.0,
+          "resources": {"cpu": {"cpu": 1}},
+          "trials": [{"key": key, "kind": "svm rbf mnist cpu n=1000", "forecast": True,
+                      "s": 10.0}]}
+    eta = ForecastEta(fc)
+    assert eta.remaining(40) == pytest.approx(60)
+    eta.observe(point, 20.0)  # took twice its forecast
+    assert eta.ratio == pytest.approx(2) and eta.remaining(40) == pytest.approx(160)
+    trials = [TrialRecord("d", "p", "t1", "TERMINATED", None, {**point, "seed": 1},
+                          [{"time_total_s": 12.5}])]
+    cmp = compare_rows(fc, trials, 120.0)
+    assert cmp["kinds"][0]["n"] == 1 and cmp["kinds"][0]["actual_s"] == pytest.approx(12.5)
+    assert cmp["median_abs_trial_error"] == pytest.approx(0.2)
+
+
+# --------------------------------------------------------------------------- for real
+
+TINY_SPACE = """
+name: tiny_fc
+fixed: {split: seeds, device: cpu}
+blocks:
+  - fixed: {trainer: resnet, model: resnet18, n_train: 64, n_eval: 64, epochs: 1,
+            batch_size: 16}
+    axes: {device: [cpu, gpu]}
+  - fixed: {trainer: svm, kernel: rbf, n_train: 300, n_test: 100}
+resources:
+  cpu: {cpu: 1}
+  gpu: {cpu: 1, gpu: 0.5}
+"""
+
+
+@pytest.fixture
+def calib_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A calibration cache of its own, seeded with the worker start-up cost (not timed here:
+    a subprocess import of Ray and torch costs seconds)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TUNE_BENCH_CALIBRATION_DIR", str(cache))
+    data = cal.empty(cal.machine())
+    data["overheads"] = {"actor_start_s": 1.0}
+    cal.save_cache(data)
+    return {**os.environ, "TUNE_BENCH_CALIBRATION_DIR": str(cache),
+            "PYTHONPATH": str(ROOT), "COLUMNS": "200", "TERM": "dumb"}
+
+
+def test_calibration_of_tiny_shapes_for_real_is_cached(tiny_root: Path, calib_env, tmp_path):
+    import yaml
+
+    from tune_bench import forecast as fcm
+    from tune_bench.space import parse_space
+
+    spec = parse_space(yaml.safe_load(TINY_SPACE), "tiny.yaml", None)
+    points = fcm.runnable_points(spec, drop_gpu=False, gpus_here=0)
+    fc = fcm.forecast(spec, points, str(tiny_root), [(2.0, 0.0)], 0)
+    assert fc["timed_shapes"] == 2 and fc["n_trials"] == 3 and fc["n_forecast"] == 2
+    gpu = [r for r in fc["trials"] if not r["forecast"]]
+    assert len(gpu) == 1 and gpu[0]["why"] == "no GPU here"
+    assert 0 < fc["wall_low_s"] <= fc["wall_s"] <= fc["wall_high_s"]
+    assert fc["scaling"][0]["wall_s"] <= fc["wall_s"]
+    again = fcm.forecast(spec, points, str(tiny_root), [(2.0, 0.0)], 0)
+    assert again["timed_shapes"] == 0 and again["wall_s"] == pytest.approx(fc["wall_s"])
+    # a calibration file forecasts the GPU trial (as if recorded on a machine with one)
+    rec = next(v for k, v in cal.load_cache(cal.machine())["shapes"].items()
+               if '"resnet"' in k)
+    key = next(k for k in cal.load_cache(cal.machine())["shapes"] if '"resnet"' in k)
+    gpu_key = key.replace('"device": "cpu"', '"device": "gpu"')
+    data = cal.empty({"host": "gpu-host"})
+    data["shapes"] = {gpu_key: rec}
+    path = tmp_path / "gpu.json"
+    cal.save_file(data, path)
+    with_file = fcm.forecast(spec, points, str(tiny_root), [(2.0, 1.0)], 0,
+                             calibration_file=str(path))
+    assert with_file["n_forecast"] == 3
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tune_bench.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("content, culprit", [
+    ("{not json", "not JSON"),
+    ('{"format": "other"}', "not a tune-bench calibration file"),
+    ('{"format": "tune-bench-calibration", "version": 1, "machine": {}, "shapes": '
+     '{"{\\"trainer\\": \\"svm\\", \\"kernel\\": \\"rbf\\"}": {"sizes": [1, 2], '
+     '"fit_s": [1, -2], "eval_img_s": [0, 0]}}}', "fit_s"),
+])
+def test_a_bad_calibration_file_is_one_line_exit_2(tmp_path, calib_env, tiny_root, content,
+                                                   culprit):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    res = _cli("sweep", str(space), "--forecast", "--calibration", str(bad), "--data-dir",
+               str(tiny_root), "--storage-path", str(tmp_path / "store"), env=calib_env)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and culprit in lines[0], res.stderr
+    assert "forecast:" not in res.stdout and not (tmp_path / "store").exists()
+
+
+def test_sweep_forecast_through_the_cli_starts_nothing(tmp_path, calib_env, tiny_root):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    store = tmp_path / "store"
+    res = _cli("sweep", str(space), "--forecast", "--drop-gpu-trials", "--data-dir",
+               str(tiny_root), "--storage-path", str(store), env=calib_env)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "forecast: 2 trial(s) in" in out and "on 2 such nodes:" in out, out
+    assert "resnet18 bs16 adam cpu n=64 1 ep" in out and "svm rbf fmnist cpu n=300" in out
+    assert not store.exists()
+    # the dry run shows the same lines, from the cache, instantly
+    res = _cli("sweep", str(space), "--dry-run", "--data-dir", str(tiny_root), env=calib_env)
+    assert res.returncode == 0 and "dry run" in res.stdout
+    # the GPU trial is in the dry run's forecast, not forecast: no GPU here
+    assert "not forecast (no GPU here)" in res.stdout, res.stdout
+    saved = json.loads(next(Path(calib_env["TUNE_BENCH_CALIBRATION_DIR"]).glob("*.json"))
+                       .read_text())
+    assert len(saved["shapes"]) == 2
+
+
+def test_step_times_of_the_two_loaders():
+    from tune_bench.forecast.calibrate import _step_times
+
+    epochs = {1: [0.5, 0.7], 2: [1.0, 1.2]}
+    rates, fixed = _step_times(epochs, per_epoch_cost=False)
+    assert sorted(rates) == pytest.approx([0.5, 0.5, 0.6, 0.7]) and fixed == 0
+    with_workers = {1: [2.5, 2.5], 2: [3.0, 3.0]}  # 2 s to start the workers, 0.5 s a step
+    diffs, fixed = _step_times(with_workers, per_epoch_cost=True)
+    assert diffs == pytest.approx([0.5, 0.5]) and fixed == pytest.approx(2.0)
+
+
+def test_pooled_curvature_bends_the_fit_extrapolation():
+    from tune_bench.forecast.model import curvature, grow, pooled_curvature
+
+    sizes = [500, 1000, 2000]
+    # ln t = 0.1 (ln n)^2: the slope grows by 0.2 per unit of ln n
+    times = [math.exp(0.1 * math.log(n) ** 2) for n in sizes]
+    assert curvature(sizes, times) == pytest.approx(0.2)
+    rec = {"sizes": sizes, "fit_s": times}
+    k = pooled_curvature([rec, rec, {"sizes": sizes, "fit_s": [1, 2, 4]}])
+    assert k[1] == pytest.approx(0.2) and 0.0 <= k[0] <= k[1] <= k[2]
+    want = math.exp(0.1 * math.log(10000) ** 2)
+    assert grow(sizes, times, 10000, 0.2) == pytest.approx(want)
+    assert grow(sizes, times, 10000, 0.0) < want  # a plain power law falls short
+
+
+def test_calibrate_writes_a_file_that_sweep_reads(tmp_path, calib_env, tiny_root):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE.replace("n_train: 300", "n_train: 200"))
+    out = tmp_path / "host.json"
+    res = _cli("calibrate", str(space), "--out", str(out), "--data-dir", str(tiny_root),
+               env=calib_env)
+    assert res.returncode == 0, res.stderr
+    assert "calibrated 2 trial shape(s)" in res.stdout and "1 GPU point(s) skipped" in res.stdout
+    data = cal.load_file(out)
+    assert len(data["shapes"]) == 2 and data["overheads"]["actor_start_s"] == 1.0
+    other = {**calib_env, "TUNE_BENCH_CALIBRATION_DIR": str(tmp_path / "empty_cache")}
+    res = _cli("sweep", str(space), "--dry-run", "--calibration", str(out), "--data-dir",
+               str(tiny_root), env=other)
+    assert res.returncode == 0 and "forecast: 2 trial(s) of 3 in" in res.stdout, res.stdout
+    assert not (tmp_path / "empty_cache").exists() or not any(
+        (tmp_path / "empty_cache").iterdir())
+
+
+def test_a_sweep_saves_its_forecast_and_ends_with_forecast_against_actual(
+        ray_session, tmp_path, tiny_root, calib_env):
+    import yaml
+
+    from tune_bench import forecast as fcm
+    from tune_bench.report.summary import summary_of
+    from tune_bench.space import parse_space
+    from tune_bench.sweep import SweepOptions, run_sweep
+
+    text = TINY_SPACE.split("blocks:")[0] + """blocks:
+  - fixed: {trainer: svm, kernel: rbf, n_train: 200, n_test: 100}
+    axes: {C: [1.0, 10.0]}
+resources:
+  cpu: {cpu: 1}
+"""
+    spec = parse_space(yaml.safe_load(text), "tiny_svm.yaml", None)
+    fc = fcm.forecast(spec, list(spec.points), str(tiny_root), [(2.0, 0.0)], 0)
+    opts = SweepOptions(storage_path=str(tmp_path), data_dir=str(tiny_root), progress=False)
+    out = run_sweep(spec, opts, forecast=fc)
+    assert out.ok
+    saved = json.loads((Path(out.path) / fcm.FORECAST_FILE).read_text())
+    assert saved["wall_s"] == pytest.approx(fc["wall_s"]) and saved["n_forecast"] == 2
+    from rich.console import Console
+
+    console = Console(record=True, width=160)
+    console.print(summary_of(out.path))
+    shown = console.export_text()
+    assert "forecast vs actual: wall" in shown and "svm rbf fmnist cpu n=200" in shown, shown

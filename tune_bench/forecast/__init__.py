@@ -1,0 +1,100 @@
+"""Know before you launch: a sweep's wall time forecast from a short calibration.
+
+`calibrate.py` times a few steps of each trial shape with the trainers' own functions,
+`model.py` extrapolates them to each trial, `simulate.py` places the trials as Tune would,
+`plan.py` puts it together and `compare.py` checks it against what happened. No Ray needed
+except for the decoded datasets' keys.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tune_bench.forecast import calibrate as cal
+from tune_bench.forecast.compare import ForecastEta, compare_lines, compare_rows
+from tune_bench.forecast.plan import FORECAST_FILE, build, lines, plan_trials, wanted_shapes
+
+__all__ = ["FORECAST_FILE", "ForecastEta", "compare_lines", "compare_rows", "forecast",
+           "lines", "local_nodes", "runnable_points"]
+
+
+def local_nodes(num_cpus: int | None = None) -> tuple[list[tuple[float, float]], int]:
+    """This machine as a Ray node would see it: [(CPUs, GPUs)], and the GPUs here."""
+    import os
+
+    from tune_bench.sweep.options import local_gpus
+
+    gpus = max(local_gpus(), 0)
+    return [(float(num_cpus or os.cpu_count() or 1), float(gpus))], gpus
+
+
+def runnable_points(spec: Any, drop_gpu: bool, gpus_here: int) -> list[dict[str, Any]]:
+    """The points a local sweep would run: without the GPU ones when they would be dropped."""
+    if not drop_gpu or gpus_here > 0:
+        return list(spec.points)
+    return [p for p in spec.points if spec.resources_for(p).get("gpu", 0) <= 0]
+
+
+def split_sizes(splits: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """{data key: {"train": n, "val": n, "test": n}} of decoded splits."""
+    return {k: {"train": len(s.train_y), "val": len(s.val_y), "test": len(s.test_y)}
+            for k, s in splits.items()}
+
+
+def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
+             nodes: list[tuple[float, float]], gpus_here: int,
+             max_concurrent: int | None = None, calibration_file: str | None = None,
+             calibrate: bool = True, say: bool = False) -> dict[str, Any] | None:
+    """The forecast of running `points` of `spec` on `nodes`.
+
+    Calibrations come from `calibration_file` (checked first: a bad one raises ConfigError),
+    then this machine's cache; shapes in neither are timed now when `calibrate` (and cached),
+    else the forecast is None (a sweep then runs without one).
+    """
+    from tune_bench.sweep.handover import decode_datasets
+
+    given = cal.load_file(calibration_file) if calibration_file else None
+    here = cal.machine()
+    cache = cal.load_cache(here)
+    data = cal.empty(here)
+    data["shapes"] = {**cache["shapes"], **(given["shapes"] if given else {})}
+    data["overheads"] = {**cache.get("overheads", {}), **(given or {}).get("overheads", {})}
+    if given:
+        data["machine"] = {**given["machine"], "read_from": str(calibration_file)}
+    splits = decode_datasets(points, data_dir)
+    trials = plan_trials(spec, points, split_sizes(splits))
+    wanted = wanted_shapes(trials, gpus_here)
+    missing = [k for k in wanted if k not in data["shapes"]]
+    if missing and not calibrate:
+        return None
+    t0 = time.perf_counter()
+    measured = "actor_start_s" not in data["overheads"]  # measured here now, then cached
+    timed = cal.calibrate_missing(data, wanted, data_dir, say)
+    spent = time.perf_counter() - t0
+    if timed or measured:  # what was timed here, never a calibration file's figures
+        cache["shapes"].update({k: data["shapes"][k] for k in timed})
+        if measured:
+            cache.setdefault("overheads", {})["actor_start_s"] = \
+                data["overheads"]["actor_start_s"]
+        cal.save_cache(cache)
+    return build(spec, trials, data, nodes, max_concurrent, gpus_here, spent, len(timed))
+
+
+def calibration_for(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
+                    gpus_here: int, say: bool = False) -> dict[str, Any]:
+    """Calibrate every shape of `points` that this machine can run (cache first): the data of
+    a calibration file (`tune-bench calibrate SPACE --out FILE`)."""
+    from tune_bench.sweep.handover import decode_datasets
+
+    here = cal.machine()
+    cache = cal.load_cache(here)
+    splits = decode_datasets(points, data_dir)
+    wanted = wanted_shapes(plan_trials(spec, points, split_sizes(splits)), gpus_here)
+    timed = cal.calibrate_missing(cache, wanted, data_dir, say)
+    if timed:
+        cal.save_cache(cache)
+    out = cal.empty(here)
+    out["shapes"] = {k: cache["shapes"][k] for k in wanted}
+    out["overheads"] = dict(cache.get("overheads", {}))
+    return out

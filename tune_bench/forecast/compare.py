@@ -1,0 +1,147 @@
+"""The forecast against what happened: per kind of trial and in total (end of a sweep, the
+report), and the progress ETA corrected by the trials that finished."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tune_bench.forecast.model import trial_key
+from tune_bench.forecast.plan import duration
+
+
+class ForecastEta:
+    """The sweep's remaining time from the forecast, scaled by how long the finished trials
+    took against their forecast (plain data: pickled with Tune's callbacks)."""
+
+    def __init__(self, forecast: dict[str, Any]) -> None:
+        self.wall_s = float(forecast["wall_s"])
+        self.forecast = {"resources": forecast.get("resources", {})}
+        self.by_key = {r["key"]: r for r in forecast["trials"] if r.get("forecast")}
+        self.predicted = 0.0
+        self.actual = 0.0
+
+    def observe(self, config: dict[str, Any], actual_s: float | None) -> None:
+        """A finished trial (flat config) that took `actual_s` (Tune's time_total_s)."""
+        if actual_s is None:
+            return
+        row = _match(self.forecast, self.by_key, config)
+        if row is not None:
+            self.predicted += row["s"]
+            self.actual += float(actual_s)
+
+    @property
+    def ratio(self) -> float:
+        """Actual / forecast time of the finished trials (1 before any finished)."""
+        return self.actual / self.predicted if self.predicted > 0 else 1.0
+
+    def remaining(self, elapsed_s: float) -> float:
+        """Seconds left: the forecast wall, corrected by `ratio`, minus what has passed."""
+        return max(0.0, self.wall_s * self.ratio - elapsed_s)
+
+
+def compare_rows(forecast: dict[str, Any], trials: list[Any],
+                 wall_s: float | None) -> dict[str, Any]:
+    """Forecast vs actual per kind and in total. `trials`: tune_dir.TrialRecord of the
+    experiment (actual = the last result's time_total_s); `wall_s`: the sweep's fit time."""
+    by_key: dict[str, dict[str, Any]] = {r["key"]: r for r in forecast["trials"]}
+    kinds: dict[str, dict[str, Any]] = {}
+    errors = []
+    for t in trials:
+        actual = t.last.get("time_total_s") if t.state == "TERMINATED" else None
+        row = _match(forecast, by_key, t.config)
+        if row is None or actual is None:
+            continue
+        k = kinds.setdefault(row["kind"], {"kind": row["kind"], "n": 0, "forecast_s": 0.0,
+                                           "actual_s": 0.0, "forecast": row["forecast"]})
+        k["n"] += 1
+        k["actual_s"] += float(actual)
+        if row["forecast"]:
+            k["forecast_s"] += row["s"]
+            errors.append(abs(row["s"] - float(actual)) / max(float(actual), 1e-9))
+    errors.sort()
+    median = errors[len(errors) // 2] if errors else None
+    if errors and len(errors) % 2 == 0:
+        median = (errors[len(errors) // 2 - 1] + errors[len(errors) // 2]) / 2
+    return {"kinds": sorted(kinds.values(), key=lambda k: -k["actual_s"]),
+            "forecast_wall_s": forecast.get("wall_s"), "wall_low_s": forecast.get("wall_low_s"),
+            "wall_high_s": forecast.get("wall_high_s"), "actual_wall_s": wall_s,
+            "median_abs_trial_error": median, "n_compared": len(errors)}
+
+
+def _match(forecast: dict[str, Any], by_key: dict[str, dict[str, Any]],
+           config: dict[str, Any]) -> dict[str, Any] | None:
+    """The forecast row of a trial (flat config): by its trial key, with its device's
+    resources."""
+    res = forecast.get("resources", {}).get(config.get("device", "cpu"))
+    try:
+        return by_key.get(trial_key(config, res)) if res is not None else None
+    except KeyError:
+        return None
+
+
+def compare_lines(cmp: dict[str, Any]) -> list[str]:
+    """Forecast against actual as text lines (the end of a sweep, the report)."""
+    out = []
+    fw, aw = cmp["forecast_wall_s"], cmp["actual_wall_s"]
+    if fw is not None and aw:
+        out.append(f"forecast vs actual: wall {duration(fw)} (interval "
+                   f"{duration(cmp['wall_low_s'])} to {duration(cmp['wall_high_s'])}) vs "
+                   f"{duration(aw)} ({_pct(fw, aw)})")
+    if cmp["median_abs_trial_error"] is not None:
+        out.append(f"  median absolute error per trial: "
+                   f"{100 * cmp['median_abs_trial_error']:.0f}% ({cmp['n_compared']} trials)")
+    width = max([len(k["kind"]) for k in cmp["kinds"]] + [4])
+    out.append(f"  {'kind':{width}s}  trials  forecast  actual    error")
+    for k in cmp["kinds"]:
+        if not k["forecast"]:
+            out.append(f"  {k['kind']:{width}s}  {k['n']:6d}  -         "
+                       f"{duration(k['actual_s']):8s}  not forecast")
+            continue
+        out.append(f"  {k['kind']:{width}s}  {k['n']:6d}  {duration(k['forecast_s']):8s}  "
+                   f"{duration(k['actual_s']):8s}  {_pct(k['forecast_s'], k['actual_s'])}")
+    return out
+
+
+def _pct(forecast: float, actual: float) -> str:
+    return f"{100 * (forecast - actual) / actual:+.0f}%" if actual else "-"
+
+
+def read_comparison(path: Any) -> list[str]:
+    """The comparison lines of the experiment at local directory `path` (empty when it has
+    no forecast)."""
+    from pathlib import Path
+
+    from tune_bench import tune_dir
+    from tune_bench.forecast.plan import FORECAST_FILE
+
+    p = Path(path) / FORECAST_FILE
+    if not p.is_file():
+        return []
+    try:
+        fc = json.loads(p.read_text())
+        trials, _ = tune_dir.read_experiment(Path(path))
+    except Exception:  # an unreadable forecast must not spoil the end of a sweep
+        return []
+    wall = None
+    driver = tune_dir.read_text(str(Path(path) / tune_dir.DRIVER_FILE))
+    if driver:
+        wall = json.loads(driver).get("wall_s")
+    return compare_lines(compare_rows(fc, trials, wall))
+
+
+def forecast_markdown(paths: list[Any]) -> list[str]:
+    """The report's section 'Forecast against actual', one block per experiment that was run
+    with a forecast (empty when none was)."""
+    from tune_bench import storage
+
+    out: list[str] = []
+    for p in paths:
+        try:
+            with storage.readable(p) as local:
+                lines = read_comparison(local)
+        except Exception:  # the report goes on without it
+            lines = []
+        if lines:
+            out += [f"`{storage.base_name(p)}`:", "", "```text", *lines, "```", ""]
+    return ["## Forecast against actual", "", *out] if out else []
