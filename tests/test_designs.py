@@ -179,3 +179,20 @@ def test_an_interaction_that_reverses_the_effect_is_not_averaged_away() -> None:
     assert adam and sgd, lr_line
     assert float(adam.group(2)) < -3.6 < float(adam.group(3))
     assert abs(float(sgd.group(1)) - 13.8) < 1.5
+
+
+def test_a_large_three_way_interaction_is_flagged() -> None:
+    """Main effects average over a three-way interaction (a 2x2x2 grid whose metric depends
+    only on the product of the three signs, 3 seeds): the findings say so."""
+    rng = np.random.default_rng(4)
+    rows = [{"experiment": "e", "trial_id": f"t{i}", "state": "TERMINATED", "dataset": "mnist",
+             "a": a, "b": b, "c": c, "seed": s,
+             "score": (1.0 if (a == 1) ^ (b == 1) ^ (c == 1) else -1.0) + rng.normal(0, 0.1)}
+            for i, (a, b, c, s) in enumerate(itertools.product((0, 1), (0, 1), (0, 1),
+                                                                range(3)))]
+    df = pd.DataFrame(rows)
+    df.attrs.update(config_columns=["dataset", "a", "b", "c", "seed"], metric="score",
+                    mode="max")
+    text = _sentences(df)
+    assert re.search(r"caution: interactions of three or more factors explain (9\d|100)% of "
+                     r"the variance", text), text

@@ -123,6 +123,7 @@ def _block_sentences(b: BlockResult, df: pd.DataFrame) -> list[str]:
     out += effects[:MAX_SENTENCES]
     if b.anova is not None:
         out.append(_anova_sentence(b.anova))
+        out += _higher_order_sentence(b.anova)
     elif d.factors and b.anova_reason:
         out.append(f"no ANOVA: {b.anova_reason}.")
     if b.importance is not None:
@@ -320,6 +321,20 @@ def _anova_sentence(a: Anova) -> str:
     rest = len(tab) - len(sig)
     tail = f"; {rest} other term(s) not significant" if rest else ""
     return head + "; ".join(parts) + tail + "."
+
+
+def _higher_order_sentence(a: Anova) -> list[str]:
+    """A caution when interactions of three or more factors are large and significant: the
+    main and simple effects above average over them."""
+    from tune_bench.analysis.anova import LACK_OF_FIT
+    from tune_bench.analysis.effects import LARGE_SHARE
+
+    rows = a.table[(a.table["Term"] == LACK_OF_FIT) & (a.table["p (Holm)"] < 0.05)
+                   & (a.table["Share (%)"] >= LARGE_SHARE)]
+    return [f"caution: interactions of three or more factors explain "
+            f"{r['Share (%)']:.0f}% of the variance ({_p_text(r['p (Holm)'])}): each effect "
+            "above is an average over configurations where it differs in size or sign; the "
+            "per-configuration table shows them." for _, r in rows.iterrows()]
 
 
 def _importance_sentence(imp: ImportanceResult) -> str:
