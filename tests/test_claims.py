@@ -23,7 +23,7 @@ from tune_bench.analysis import claims as cl
 from tune_bench.cli import main
 from tune_bench.errors import ConfigError
 from tune_bench.space import parse_space
-from tune_bench.space.schema import read_claims
+from tune_bench.space.claims import read_claims
 
 MODELS = {"resnet18": 1.8e9, "resnet34": 3.6e9, "resnet50": 4.1e9}  # MACs (planted)
 

@@ -22,7 +22,8 @@ from tune_bench.analysis.columns import config_columns, numeric
 from tune_bench.analysis.design import _LABELLED, BLOCK_KEYS, Design, _text, design, label
 from tune_bench.analysis.effects import POOLED, _t_quantile, holm, matched_effects
 from tune_bench.errors import ConfigError, TuneBenchError
-from tune_bench.space.schema import DERIVED, Claim, ClaimTest, read_claims
+from tune_bench.space.claims import read_claims
+from tune_bench.space.schema import DERIVED, Claim, ClaimTest
 
 ALPHA = 0.05
 BEFORE, AFTER = "before the sweep", "after the sweep"
@@ -553,29 +554,6 @@ def rule(df: pd.DataFrame) -> str:
     """The decision rule, with the number of tests Holm corrects for."""
     k = sum(math.isfinite(t.p) for r in evaluate(df) for t in r.tests)
     return RULE.format(k=k)
-
-
-def claims_table(df: pd.DataFrame) -> Any:
-    """The `claims` table (None without claims)."""
-    from tune_bench.analysis.tables import Shown, Table, title
-
-    tab = claims_frame(df)
-    if tab.empty:
-        return None
-    emphasis = pd.DataFrame(False, index=tab.index, columns=tab.columns)
-    emphasis["Verdict"] = (tab["Verdict"] != NOT_SHOWN).to_numpy()
-    shown = [Shown("Claim", "value", ("Claim",)), Shown("Source", "value", ("Source",)),
-             Shown("Stated", "value", ("Stated",)), Shown("Dataset", "value", ("Dataset",)),
-             Shown("Statistic", "value", ("Statistic",)),
-             Shown("Estimate", "signed", ("Estimate",)),
-             Shown("95% CI", "signed_interval", ("CI low", "CI high")),
-             Shown("n", "value", ("n",)), Shown("p (Holm)", "pvalue", ("p (Holm)",)),
-             Shown("Verdict", "value", ("Verdict",)), Shown("Test", "value", ("Test",))]
-    notes = [rule(df), "Estimate: oriented so that a positive value supports the claim "
-             "(same: the difference itself, margin in column Margin); n: matched pairs, "
-             "matched sets, trials or hardware pairs",
-             "how each verdict is computed: docs/findings.md, Claims"]
-    return Table("claims", title("claims"), tab, notes, emphasis, shown)
 
 
 def sentences(df: pd.DataFrame) -> tuple[list[tuple[str, str]], list[str]]:

@@ -14,8 +14,8 @@ from tune_bench.analysis.effects import LARGE_SHARE, METHODS, significant
 from tune_bench.analysis.study import SIGNIFICANT, Study, study, value_text
 from tune_bench.analysis.target import target_of
 
-__all__ = ["absent_reason", "anova_table", "associations_table", "effects_table",
-           "importance_table", "schedules_table"]
+__all__ = ["absent_reason", "anova_table", "associations_table", "claims_table",
+           "effects_table", "importance_table", "schedules_table"]
 _value = value_text
 
 
@@ -225,3 +225,27 @@ def absent_reason(df: pd.DataFrame, kind: str) -> str:
     if kinds == {"pbt"}:
         return "population-based training: configs changed within trials"
     return "no hyperparameter varies between matched trials"
+
+
+def claims_table(df: pd.DataFrame):
+    """The `claims` table (None without claims)."""
+    from tune_bench.analysis.claims import NOT_SHOWN, claims_frame, rule
+    from tune_bench.analysis.tables import Shown, Table, title
+
+    tab = claims_frame(df)
+    if tab.empty:
+        return None
+    emphasis = pd.DataFrame(False, index=tab.index, columns=tab.columns)
+    emphasis["Verdict"] = (tab["Verdict"] != NOT_SHOWN).to_numpy()
+    shown = [Shown("Claim", "value", ("Claim",)), Shown("Source", "value", ("Source",)),
+             Shown("Stated", "value", ("Stated",)), Shown("Dataset", "value", ("Dataset",)),
+             Shown("Statistic", "value", ("Statistic",)),
+             Shown("Estimate", "signed", ("Estimate",)),
+             Shown("95% CI", "signed_interval", ("CI low", "CI high")),
+             Shown("n", "value", ("n",)), Shown("p (Holm)", "pvalue", ("p (Holm)",)),
+             Shown("Verdict", "value", ("Verdict",)), Shown("Test", "value", ("Test",))]
+    notes = [rule(df), "Estimate: oriented so that a positive value supports the claim "
+             "(same: the difference itself, margin in column Margin); n: matched pairs, "
+             "matched sets, trials or hardware pairs",
+             "how each verdict is computed: docs/findings.md, Claims"]
+    return Table("claims", title("claims"), tab, notes, emphasis, shown)

@@ -176,41 +176,6 @@ def _tied_note(n: int) -> str:
 # --------------------------------------------------------------------------- rank correlations
 
 
-def _rho(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Spearman's rho along `axis` (scipy.stats.spearmanrho); a resample in which either side
-    is constant has no association and counts as 0."""
-    from scipy import stats
-
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore")
-        r = stats.spearmanrho(a, b, axis=axis).statistic
-    return np.nan_to_num(r, nan=0.0)
-
-
-def rho_intervals(v: np.ndarray, y: np.ndarray, *, confidence: float = CONFIDENCE,
-                  n_resamples: int = N_RESAMPLES, seed: int = 0) -> tuple[np.ndarray,
-                                                                         np.ndarray]:
-    """Percentile bootstrap intervals of Spearman's rho for each row of `v` (k, n) against
-    `y` (n,) or (k, n), resampling trials (paired; scipy.stats.bootstrap)."""
-    from scipy import stats
-
-    v = np.atleast_2d(np.asarray(v, dtype=float))
-    y = np.broadcast_to(np.asarray(y, dtype=float), v.shape)
-    res = stats.bootstrap((v, y), _rho, paired=True, vectorized=True, axis=-1,
-                          n_resamples=n_resamples, confidence_level=confidence,
-                          method="percentile", rng=np.random.default_rng(seed),
-                          batch=max(1, 2_000_000 // max(1, v.size)))
-    return (np.asarray(res.confidence_interval.low, dtype=float),
-            np.asarray(res.confidence_interval.high, dtype=float))
-
-
-def _direction(rho: float, lo: float, hi: float, mode: str) -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 <= hi:
-        return "no detectable trend"
-    better = (rho > 0) == (mode == "max")
-    return "larger is better" if better else "larger is worse"
-
-
 MIN_RHO_DF = 4  # fewer residual degrees of freedom: rho without interval or test
 BOOT_RHO_DF = 8  # from here a bootstrap interval; below, Fisher z with Bonett-Wright's SE
 

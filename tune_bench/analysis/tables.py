@@ -233,7 +233,7 @@ _NO_TRIALS = "no finished trials"
 
 def _claims_table(df: pd.DataFrame) -> Any:
     """The claims' verdicts (`analysis.claims`, imported on use)."""
-    from tune_bench.analysis.claims import claims_table
+    from tune_bench.analysis.inference_tables import claims_table
 
     return claims_table(df)
 
