@@ -74,7 +74,7 @@ def test_planted_truth_random_search(cat_effect: float):
     null = row(rho, "model.null")
     assert covers(null["CI low"], null["CI high"], 0.0), null
     assert null["Direction"] == "no detectable trend"
-    assert (rho["Method"] == "partial Spearman rho, percentile bootstrap").all()
+    assert (rho["Method"] == "partial Spearman rho, Fisher z").all()
 
     imp = importance_with_intervals(x, y, params, "max", **BOOT)
     assert imp.ranked and imp.message == ""
@@ -257,7 +257,7 @@ def test_forest_fallback_and_methods():
     x, y = planted(40, seed=5)
     res = importance_with_intervals(x, y, params_of(x), use_optuna=False, n_boot=8, n_perm=8)
     assert res.method in METHODS and res.table["Param"].iloc[0] == "optim.lr"
-    assert all(m in METHODS for m in ("partial Spearman rho, percentile bootstrap", "Welch t"))
+    assert all(m in METHODS for m in ("partial Spearman rho, Fisher z", "Welch t"))
     given = [Param("optim.lr", "numeric", True), Param("optim.name", "categorical")]
     assert list(rank_correlations(x, y, given)["Param"]) == ["optim.lr"]
 
