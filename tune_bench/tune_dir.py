@@ -19,6 +19,7 @@ stopped early by the scheduler (ASHA): it is finished, not interrupted (`stopped
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import re
@@ -347,16 +348,34 @@ NON_STOPPING_SCHEDULERS = frozenset({"FIFOScheduler", "PopulationBasedTraining",
                                      "PopulationBasedTrainingReplay", "PB2"})
 
 
+def tuner_strings(path: str | Path) -> tuple[str | None, ...] | None:
+    """The values tuner.pkl pushes (`_pickle_strings`), parsed once per version of the file;
+    None when there is no readable tuner.pkl."""
+    p = os.path.join(str(path), TUNER_FILE)
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None
+    return _tuner_strings(p, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _tuner_strings(p: str, mtime_ns: int, size: int) -> tuple[str | None, ...] | None:
+    data = _read_bytes(p)
+    if not data:
+        return None
+    try:
+        return tuple(_pickle_strings(data))
+    except Exception:  # noqa: BLE001  (a torn or foreign file: nothing read from it)
+        return None
+
+
 def tuner_scheduler(path: str | Path) -> str | None:
     """The class name of the trial scheduler Tune was given (e.g. "AsyncHyperBandScheduler"),
     read from tuner.pkl's opcodes without unpickling; "FIFOScheduler" when tuner.pkl names
     Tune's TuneConfig but no scheduler; None when there is no readable tuner.pkl."""
-    data = _read_bytes(os.path.join(str(path), TUNER_FILE))
-    if not data:
-        return None
-    try:
-        values = _pickle_strings(data)
-    except Exception:  # noqa: BLE001
+    values = tuner_strings(path)
+    if values is None:
         return None
     for i, v in enumerate(values[:-1]):
         if v and v.startswith("ray.tune.schedulers") and values[i + 1]:
@@ -369,12 +388,8 @@ def tuner_target(path: str | Path) -> tuple[str | None, str | None]:
     unpickling it: the value after a `metric` key (TuneConfig), else after a `_metric` key (a
     scheduler's or searcher's); the same for `mode`. (None, None) when absent, unreadable or
     not one metric (a multi-objective search gives a list)."""
-    data = _read_bytes(os.path.join(str(path), TUNER_FILE))
-    if not data:
-        return None, None
-    try:
-        values = _pickle_strings(data)
-    except Exception:  # noqa: BLE001  (a torn or foreign file: no target)
+    values = tuner_strings(path)
+    if values is None:
         return None, None
 
     def after(keys: tuple[str, ...], ok) -> str | None:
@@ -397,11 +412,7 @@ def searcher_name(path: str | Path) -> str | None:
     """The search algorithm Tune was given when it is not its default random/grid generator
     (e.g. "OptunaSearch"), from the class tuner.pkl names (read without unpickling); None for
     the default or when unknown."""
-    data = _read_bytes(os.path.join(str(path), TUNER_FILE))
-    try:
-        values = _pickle_strings(data) if data else []
-    except Exception:  # noqa: BLE001
-        return None
+    values = tuner_strings(path) or ()
     for i, v in enumerate(values[:-1]):
         name = values[i + 1]
         if v and v.startswith("ray.tune.search") and not v.startswith("ray.tune.search.sample") \
@@ -566,9 +577,10 @@ def check_not_storage_root(path: Path, command: str) -> None:
 
 
 def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None,
-                       unit: str = "epoch") -> str:
-    """e.g. "3 stopped early (ASHA) at epoch 1", "17 stopped early at iteration 5 (13) and 20
-    (4)" for the last epochs (iterations) of stopped trials."""
+                       unit: str = "epoch", total: int | None = None) -> str:
+    """e.g. "3 stopped early (ASHA) at epoch 1", "17 stopped early at iterations 5 (13), 20
+    (4)" for the last epochs (iterations) of stopped trials; with `total`, "17 of 20 trials
+    stopped early ..."."""
     at = sorted(int(e) for e in epochs)
     if not at:
         return ""
@@ -580,7 +592,8 @@ def stopped_early_text(epochs: Iterable[float], scheduler: str | None = None,
         where = f"{unit}s " + ", ".join(f"{k} ({n})" for k, n in counts.items())
     else:
         where = f"{unit}s {at[0]}-{at[-1]}"
-    return f"{len(at)} stopped early{by} at {where}"
+    of = f" of {total} trials" if total is not None else ""
+    return f"{len(at)}{of} stopped early{by} at {where}"
 
 
 def scheduler_name(path: Path) -> str | None:

@@ -165,14 +165,13 @@ def equal_budget(sub: pd.DataFrame, metric: str) -> tuple[pd.Series, str]:
     early = stopped_early(sub)
     if not early.any():
         return last, ""
-    n, k_stop = len(sub), int(early.sum())
-    when = stopped_early_text(numeric(sub[early], "iterations").fillna(0), unit="iteration")
-    head = f"{k_stop} of {n} trials {when.split(' ', 1)[1]}"
+    head = stopped_early_text(numeric(sub[early], "iterations").fillna(0), unit="iteration",
+                              total=len(sub))
     reached = numeric(sub, "iterations")
     common = reached.min()
     at = pd.Series(
-        [_value_at(h, metric, common) for h in sub.get("history", [None] * n)], index=sub.index,
-        dtype=float)
+        [_value_at(h, metric, common) for h in sub.get("history", [None] * len(sub))],
+        index=sub.index, dtype=float)
     if math.isfinite(common) and at.notna().all():
         return at, (f"{head}: effects compare every trial's {metric} at iteration "
                     f"{int(common)}, the most iterations all of them reached (the scheduler "

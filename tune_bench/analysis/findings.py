@@ -138,7 +138,7 @@ def _best_sentence(b: BlockResult, df: pd.DataFrame) -> str:
     best = b.best
     keys = [k for k in candidate_factors(df.loc[d.last.index]) if k in best.index
             and df.loc[d.last.index, k].map(_hashable).nunique() > 1] or d.factors
-    cfg = ", ".join(f"{k}={_value(best[k], k)}" for k in keys) or "the single configuration"
+    cfg = ", ".join(f"{k}={value_text(best[k], k)}" for k in keys) or "the single configuration"
     pct = "%" if t.scale == 100 else ""
     early = " (stopped early)" if bool(best.get("stopped_early")) else ""
     it = best.get("iterations")
@@ -155,7 +155,6 @@ def _hashable(v: object) -> object:
     return json.dumps(v, sort_keys=True, default=str) if isinstance(v, (list, dict)) else v
 
 
-_value = value_text
 
 
 def _pbt_sentences(d: Design, df: pd.DataFrame) -> list[str]:

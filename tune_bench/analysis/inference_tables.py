@@ -16,7 +16,6 @@ from tune_bench.analysis.target import target_of
 
 __all__ = ["absent_reason", "anova_table", "associations_table", "claims_table",
            "effects_table", "importance_table", "schedules_table"]
-_value = value_text
 
 
 def _table(key: str, df: pd.DataFrame, notes: list[str], shown: list,
@@ -189,7 +188,7 @@ def schedules_table(df: pd.DataFrame):
         for j, (start, cfg) in enumerate(sched):
             end = sched[j + 1][0] - 1 if j + 1 < len(sched) else last_it
             rows.append({"Trial": df.at[i, "trial_id"], "From": start, "To": end,
-                         "Config": ", ".join(f"{k}={_value(cfg.get(k))}" for k in changed),
+                         "Config": ", ".join(f"{k}={value_text(cfg.get(k))}" for k in changed),
                          t.metric: y[i] if j == len(sched) - 1 else math.nan})
     if not rows:
         return None
