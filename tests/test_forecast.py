@@ -102,6 +102,139 @@ def test_eta_and_comparison_from_finished_trials():
     assert cmp["median_abs_trial_error"] == pytest.approx(0.2)
 
 
+def _eta_forecast(n: int = 4, s: float = 10.0, wall: float = 100.0) -> tuple[dict, dict]:
+    """A forecast of `n` equal SVM trials (`s` seconds each, `wall` in all) and their point."""
+    point = {"trainer": "svm", "dataset": "mnist", "split": "seeds", "kernel": "rbf", "C": 1.0,
+             "gamma": "scale", "degree": 3, "coef0": 0.0, "backend": "auto", "predict": "auto",
+             "device": "cpu", "n_train": 1000, "n_test": None, "n_train_eval": 2000, "seed": 0}
+    key = trial_key(point, {"cpu": 1})
+    fc = {"wall_s": wall, "wall_low_s": 0.9 * wall, "wall_high_s": 1.1 * wall,
+          "resources": {"cpu": {"cpu": 1}},
+          "trials": [{"key": key, "kind": "svm rbf mnist cpu n=1000", "forecast": True, "s": s}
+                     for _ in range(n)]}
+    return fc, point
+
+
+def test_eta_after_a_resume_counts_the_work_left_from_the_resume():
+    import pickle
+
+    fc, point = _eta_forecast()
+    eta = ForecastEta(fc)
+    for _ in range(3):  # 3 of 4 equal trials done, each 1.5 times its forecast
+        eta.observe(point, 15.0)
+    assert eta.ratio == pytest.approx(1.5)
+    assert eta.remaining(40) == pytest.approx(100 * 1.5 - 40)  # the first run's clock
+    back = pickle.loads(pickle.dumps(eta))  # as Tune keeps it with its state
+    assert back.remaining(40) == pytest.approx(eta.remaining(40))  # no restart: unchanged
+    back.restart()
+    assert back.remaining(0) == pytest.approx(100 / 4 * 1.5)
+    assert back.remaining(10) == pytest.approx(100 / 4 * 1.5 - 10)
+    back.observe(point, 15.0)  # the last one, then a second resume: nothing left
+    back.restart()
+    assert back.wall_s == 0.0 and back.remaining(0) == 0.0
+    # nothing done before the resume: the whole forecast is left
+    fresh = pickle.loads(pickle.dumps(ForecastEta(fc)))
+    fresh.restart()
+    assert fresh.remaining(0) == pytest.approx(100)
+    # a ForecastEta pickled before it kept the forecast work: restart changes nothing
+    old = ForecastEta(fc)
+    del old.__dict__["total_s"], old.__dict__["full_wall_s"]
+    old = pickle.loads(pickle.dumps(old))
+    old.restart()
+    assert old.remaining(0) == pytest.approx(100)
+
+
+def test_rich_progress_restarts_the_forecast_when_tune_restores_it(monkeypatch):
+    import pickle
+    from types import SimpleNamespace
+
+    from tune_bench.sweep.callbacks import RichProgress
+    from tune_bench.sweep.options import PROGRESS_ENV
+
+    monkeypatch.setenv(PROGRESS_ENV, "0")  # nothing drawn
+    fc, point = _eta_forecast()
+    progress = RichProgress(4, enabled=False, forecast=ForecastEta(fc))
+    trials = [SimpleNamespace(trial_id=f"t{i}", status="PENDING",
+                              config={**point, "seed": i}, last_result={}) for i in range(4)]
+    for t in trials[:3]:
+        progress.on_trial_start(0, trials, t)
+        t.status, t.last_result = "TERMINATED", {"time_total_s": 15.0}
+        progress.on_trial_complete(0, trials, t)
+    assert progress.done == 3 and progress.forecast.ratio == pytest.approx(1.5)
+    assert progress.forecast.wall_s == pytest.approx(100)  # the same run: no restart
+    progress.on_experiment_end(trials)  # stops the (disabled) display
+
+    restored = pickle.loads(pickle.dumps(progress))  # a resume: Tune unpickles it
+    assert restored._t0 is None and restored._progress is None
+    restored.on_trial_start(0, trials, trials[3])  # the first event refreshes: clock restarts
+    assert restored._t0 is not None
+    assert restored.forecast.wall_s == pytest.approx(25)
+    assert restored.forecast.remaining(0) == pytest.approx(25 * 1.5)
+    restored._refresh()  # later refreshes leave it be
+    assert restored.forecast.wall_s == pytest.approx(25)
+    restored.on_experiment_end(trials)
+
+
+def _forecast_study(root: Path, name: str, with_forecast: bool) -> Path:
+    """An SVM experiment of 4 trials (1 s each: one result row) of three kinds; with a
+    forecast: kind n=1000 2 x 1.5 s (+50%), n=2000 0.8 s (-20%), n=500 not forecast; the
+    wall forecast 10 s (8 to 12) against 8 s (+25%)."""
+    from tests.test_analysis import svm
+    from tests.tune_layout import write_experiment
+    from tune_bench.forecast.plan import FORECAST_FILE
+    from tune_bench.tune_dir import DRIVER_FILE
+
+    _, point = _eta_forecast()
+    configs = [{**point, "seed": 0}, {**point, "seed": 1}, {**point, "n_train": 2000},
+               {**point, "n_train": 500}]
+    exp = write_experiment(root, name, [{**svm(0.95 - 0.01 * i), "config": c}
+                                        for i, c in enumerate(configs)])
+    (exp / DRIVER_FILE).write_text(json.dumps({"wall_s": 8.0, "ended": True}))
+    if with_forecast:
+        rows = [(configs[0], "svm rbf mnist cpu n=1000", True, 1.5),
+                (configs[1], "svm rbf mnist cpu n=1000", True, 1.5),
+                (configs[2], "svm rbf mnist cpu n=2000", True, 0.8),
+                (configs[3], "svm rbf mnist cpu n=500", False, 0.0)]
+        fc = {"wall_s": 10.0, "wall_low_s": 8.0, "wall_high_s": 12.0,
+              "resources": {"cpu": {"cpu": 1}},
+              "trials": [{"key": trial_key(c, {"cpu": 1}), "kind": kind,
+                          "forecast": f, "s": s} for c, kind, f, s in rows]}
+        (exp / FORECAST_FILE).write_text(json.dumps(fc))
+    return exp
+
+
+def test_html_report_shows_forecast_against_actual_as_a_table(tmp_path):
+    from tune_bench import report
+
+    exp = _forecast_study(tmp_path / "runs", "with_fc", with_forecast=True)
+    report.write_report([exp], "html", out=tmp_path / "html")
+    doc = (tmp_path / "html" / "report.html").read_text()
+    section = doc[doc.index('<section id="forecast">'):]
+    section = section[:section.index("</section>")]
+    assert '<li><a href="#forecast">Forecast against actual</a></li>' in doc  # the contents
+    assert doc.index('<nav class="toc">') < doc.index('<section id="forecast">')
+    assert "<pre" not in section and "<h3>with_fc</h3>" in section
+    assert "<thead><tr><th>kind</th><th>trials</th><th>forecast</th><th>actual</th>" \
+           "<th>error</th></tr></thead>" in section
+    row = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
+    assert row.format("svm rbf mnist cpu n=1000", 2, "3.0 s", "2.0 s", "+50%") in section
+    assert row.format("svm rbf mnist cpu n=2000", 1, "0.8 s", "1.0 s", "-20%") in section
+    assert row.format("svm rbf mnist cpu n=500", 1, "-", "1.0 s", "not forecast") in section
+    assert "forecast vs actual: wall 10 s (interval 8.0 s to 12 s) vs 8.0 s (+25%)" in section
+    assert "median absolute error per trial: 50% (3 trials)" in section
+    # the markdown presents the same comparison
+    md = report.write_report([exp], "markdown")
+    assert "## Forecast against actual" in md and "`with_fc`:" in md
+    assert "forecast vs actual: wall 10 s (interval 8.0 s to 12 s) vs 8.0 s (+25%)" in md
+    assert "+50%" in md and "-20%" in md and "not forecast" in md
+
+    plain = _forecast_study(tmp_path / "runs", "no_fc", with_forecast=False)
+    report.write_report([plain], "html", out=tmp_path / "plain")
+    doc = (tmp_path / "plain" / "report.html").read_text()
+    assert 'id="forecast"' not in doc and "Forecast against actual" not in doc
+    assert "Forecast against actual" not in report.write_report([plain], "markdown")
+
+
 # --------------------------------------------------------------------------- for real
 
 TINY_SPACE = """

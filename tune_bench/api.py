@@ -256,12 +256,12 @@ class Experiment:
         header = _header(df)
         warnings = [f"warning: {w}" for w in df.attrs.get("warnings", [])]
         if fmt == "markdown":
-            from tune_bench.forecast.compare import forecast_markdown
+            from tune_bench.forecast.compare import forecast_comparisons, forecast_markdown
 
             text = "\n".join(["# tune-bench report", "", header, *warnings, "",
                               claims_markdown(_claims(df)),
-                              findings_markdown(fd.findings(df)),
-                              render(tables), *forecast_markdown(list(self.paths))])
+                              findings_markdown(fd.findings(df)), render(tables),
+                              *forecast_markdown(forecast_comparisons(list(self.paths)))])
             if out is not None:
                 (out / "report.md").write_text(text)
         else:
@@ -275,12 +275,14 @@ class Experiment:
     def _write_files(self, tables: list[Table], fmt: str, out: Path) -> list[str]:
         df = self._df
         if fmt == "html":
+            from tune_bench.forecast.compare import forecast_comparisons
             from tune_bench.report.plots import make_plots
 
             with tempfile.TemporaryDirectory() as tmp:
                 images = make_plots(df, Path(tmp))
                 doc = html_document(tables, images, _header(df), fd.findings(df),
-                                    self._provenance(), claims=_claims(df))
+                                    self._provenance(), claims=_claims(df),
+                                    forecast=forecast_comparisons(list(self.paths)))
             path = out / "report.html"
             path.write_text(doc, encoding="utf-8")
             n = sum(not t.df.empty for t in tables)

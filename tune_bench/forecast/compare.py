@@ -12,12 +12,22 @@ from tune_bench.forecast.plan import duration
 
 class ForecastEta:
     """The sweep's remaining time from the forecast, scaled by how long the finished trials
-    took against their forecast (plain data: pickled with Tune's callbacks)."""
+    took against their forecast (plain data: pickled with Tune's callbacks).
+
+    `remaining` counts from when the clock started: the sweep's start, or after a resume
+    (`restart`) the resume, from which only the forecast work still left is to run."""
+
+    # the defaults of a ForecastEta pickled before these were kept: `restart` changes nothing
+    total_s = 0.0
+    full_wall_s: float | None = None
 
     def __init__(self, forecast: dict[str, Any]) -> None:
         self.wall_s = float(forecast["wall_s"])
+        self.full_wall_s = self.wall_s  # the whole sweep's forecast wall
         self.forecast = {"resources": forecast.get("resources", {})}
         self.by_key = {r["key"]: r for r in forecast["trials"] if r.get("forecast")}
+        # forecast seconds of every forecast trial (`predicted`: of the finished ones seen)
+        self.total_s = float(sum(r["s"] for r in forecast["trials"] if r.get("forecast")))
         self.predicted = 0.0
         self.actual = 0.0
 
@@ -30,13 +40,22 @@ class ForecastEta:
             self.predicted += row["s"]
             self.actual += float(actual_s)
 
+    def restart(self) -> None:
+        """The clock starts again (a resumed sweep): the wall becomes the whole sweep's
+        forecast wall times the share of forecast work not finished yet."""
+        if self.total_s <= 0 or self.full_wall_s is None:
+            return
+        left = max(self.total_s - self.predicted, 0.0)
+        self.wall_s = self.full_wall_s * left / self.total_s
+
     @property
     def ratio(self) -> float:
         """Actual / forecast time of the finished trials (1 before any finished)."""
         return self.actual / self.predicted if self.predicted > 0 else 1.0
 
     def remaining(self, elapsed_s: float) -> float:
-        """Seconds left: the forecast wall, corrected by `ratio`, minus what has passed."""
+        """Seconds left: the forecast wall (of the work left at the last restart), corrected
+        by `ratio`, minus what has passed since the clock started."""
         return max(0.0, self.wall_s * self.ratio - elapsed_s)
 
 
@@ -80,26 +99,45 @@ def _match(forecast: dict[str, Any], by_key: dict[str, dict[str, Any]],
         return None
 
 
+def wall_line(cmp: dict[str, Any]) -> str | None:
+    """The sweep's wall: forecast (with its interval) against actual, and the error."""
+    fw, aw = cmp["forecast_wall_s"], cmp["actual_wall_s"]
+    if fw is None or not aw:
+        return None
+    low, high = cmp.get("wall_low_s"), cmp.get("wall_high_s")
+    interval = (f" (interval {duration(low)} to {duration(high)})"
+                if low is not None and high is not None else "")
+    return f"forecast vs actual: wall {duration(fw)}{interval} vs {duration(aw)} ({_pct(fw, aw)})"
+
+
+def median_line(cmp: dict[str, Any]) -> str | None:
+    """The median absolute error per trial, over the trials compared."""
+    if cmp["median_abs_trial_error"] is None:
+        return None
+    return (f"median absolute error per trial: {100 * cmp['median_abs_trial_error']:.0f}% "
+            f"({cmp['n_compared']} trials)")
+
+
+KIND_COLUMNS = ("kind", "trials", "forecast", "actual", "error")
+
+
+def kind_cells(k: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """One kind of trial as text (`KIND_COLUMNS`): error = (forecast - actual) / actual."""
+    if not k["forecast"]:
+        return k["kind"], str(k["n"]), "-", duration(k["actual_s"]), "not forecast"
+    return (k["kind"], str(k["n"]), duration(k["forecast_s"]), duration(k["actual_s"]),
+            _pct(k["forecast_s"], k["actual_s"]))
+
+
 def compare_lines(cmp: dict[str, Any]) -> list[str]:
     """Forecast against actual as text lines (the end of a sweep, the report)."""
-    out = []
-    fw, aw = cmp["forecast_wall_s"], cmp["actual_wall_s"]
-    if fw is not None and aw:
-        out.append(f"forecast vs actual: wall {duration(fw)} (interval "
-                   f"{duration(cmp['wall_low_s'])} to {duration(cmp['wall_high_s'])}) vs "
-                   f"{duration(aw)} ({_pct(fw, aw)})")
-    if cmp["median_abs_trial_error"] is not None:
-        out.append(f"  median absolute error per trial: "
-                   f"{100 * cmp['median_abs_trial_error']:.0f}% ({cmp['n_compared']} trials)")
+    wall, median = wall_line(cmp), median_line(cmp)
+    out = ([wall] if wall else []) + ([f"  {median}"] if median else [])
     width = max([len(k["kind"]) for k in cmp["kinds"]] + [4])
     out.append(f"  {'kind':{width}s}  trials  forecast  actual    error")
     for k in cmp["kinds"]:
-        if not k["forecast"]:
-            out.append(f"  {k['kind']:{width}s}  {k['n']:6d}  -         "
-                       f"{duration(k['actual_s']):8s}  not forecast")
-            continue
-        out.append(f"  {k['kind']:{width}s}  {k['n']:6d}  {duration(k['forecast_s']):8s}  "
-                   f"{duration(k['actual_s']):8s}  {_pct(k['forecast_s'], k['actual_s'])}")
+        kind, n, fc, actual, error = kind_cells(k)
+        out.append(f"  {kind:{width}s}  {n:>6s}  {fc:8s}  {actual:8s}  {error}")
     return out
 
 
@@ -107,9 +145,9 @@ def _pct(forecast: float, actual: float) -> str:
     return f"{100 * (forecast - actual) / actual:+.0f}%" if actual else "-"
 
 
-def read_comparison(path: Any) -> list[str]:
-    """The comparison lines of the experiment at local directory `path` (empty when it has
-    no forecast)."""
+def read_compare(path: Any) -> dict[str, Any] | None:
+    """`compare_rows` of the experiment at local directory `path` (None when it has no
+    forecast or it cannot be read)."""
     from pathlib import Path
 
     from tune_bench import tune_dir
@@ -117,31 +155,47 @@ def read_comparison(path: Any) -> list[str]:
 
     p = Path(path) / FORECAST_FILE
     if not p.is_file():
-        return []
+        return None
     try:
         fc = json.loads(p.read_text())
         trials, _ = tune_dir.read_experiment(Path(path))
+        wall = None
+        driver = tune_dir.read_text(str(Path(path) / tune_dir.DRIVER_FILE))
+        if driver:
+            wall = json.loads(driver).get("wall_s")
+        return compare_rows(fc, trials, wall)
     except Exception:  # an unreadable forecast must not spoil the end of a sweep
-        return []
-    wall = None
-    driver = tune_dir.read_text(str(Path(path) / tune_dir.DRIVER_FILE))
-    if driver:
-        wall = json.loads(driver).get("wall_s")
-    return compare_lines(compare_rows(fc, trials, wall))
+        return None
 
 
-def forecast_markdown(paths: list[Any]) -> list[str]:
-    """The report's section 'Forecast against actual', one block per experiment that was run
-    with a forecast (empty when none was)."""
+def read_comparison(path: Any) -> list[str]:
+    """The comparison lines of the experiment at local directory `path` (empty when it has
+    no forecast)."""
+    cmp = read_compare(path)
+    return compare_lines(cmp) if cmp is not None else []
+
+
+def forecast_comparisons(paths: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(experiment name, `compare_rows`) of each experiment at `paths` (directories or URIs)
+    that was run with a forecast: the data of the reports' 'Forecast against actual'."""
     from tune_bench import storage
 
-    out: list[str] = []
+    out = []
     for p in paths:
         try:
             with storage.readable(p) as local:
-                lines = read_comparison(local)
+                cmp = read_compare(local)
         except Exception:  # the report goes on without it
-            lines = []
-        if lines:
-            out += [f"`{storage.base_name(p)}`:", "", "```text", *lines, "```", ""]
+            cmp = None
+        if cmp is not None:
+            out.append((storage.base_name(p), cmp))
+    return out
+
+
+def forecast_markdown(comparisons: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The markdown report's section 'Forecast against actual' of `forecast_comparisons`,
+    one block per experiment (empty when none was run with a forecast)."""
+    out: list[str] = []
+    for name, cmp in comparisons:
+        out += [f"`{name}`:", "", "```text", *compare_lines(cmp), "```", ""]
     return ["## Forecast against actual", "", *out] if out else []

@@ -10,7 +10,7 @@ import html
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -183,6 +183,7 @@ nav.toc ol{columns:2 18rem;font-size:.9rem;margin:.3rem 0}
 ul.notes{font-size:.8rem;color:#555}figure{margin:1rem 0}figure img{max-width:100%;
 height:auto;border:1px solid #eee}figcaption{font-size:.8rem;color:#555}
 #findings li{margin:.15rem 0}
+table.forecast td:first-child{text-align:left}
 """
 
 
@@ -195,9 +196,11 @@ def provenance_html(rows: Sequence[tuple[str, str]]) -> str:
         + "</table>")
 
 
-def _toc(tables: Sequence[Table], has_plots: bool) -> str:
+def _toc(tables: Sequence[Table], has_plots: bool, has_forecast: bool = False) -> str:
     items = [f'<li><a href="#{html.escape(t.key)}">{html.escape(t.title)}</a></li>'
              for t in tables if not t.df.empty]
+    if has_forecast:
+        items.append(f'<li><a href="#forecast">{FORECAST_TITLE}</a></li>')
     if has_plots:
         items.append('<li><a href="#plots">Plots</a></li>')
     return '<nav class="toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
@@ -244,13 +247,45 @@ def findings_html(f: Findings) -> str:
     return "\n".join(parts)
 
 
+FORECAST_TITLE = "Forecast against actual"
+Comparisons = Sequence[tuple[str, dict[str, Any]]]  # (experiment, forecast.compare_rows)
+
+
+def forecast_html(comparisons: Comparisons) -> str:
+    """The section 'Forecast against actual' in HTML ('' when no experiment was run with a
+    forecast): per experiment, the wall and per-trial error in total, then a table per kind
+    of trial (forecast.compare_rows' data, as the markdown's text lines say it)."""
+    if not comparisons:
+        return ""
+    from tune_bench.forecast.compare import KIND_COLUMNS, kind_cells, median_line, wall_line
+
+    parts = [f'<section id="forecast"><h2>{FORECAST_TITLE}</h2>']
+    for name, cmp in comparisons:
+        parts.append(f"<h3>{html.escape(name)}</h3>")
+        total = [x for x in (wall_line(cmp), median_line(cmp)) if x]
+        if total:
+            parts.append('<ul class="forecast-total">'
+                         + "".join(f"<li>{html.escape(x)}</li>" for x in total) + "</ul>")
+        if not cmp["kinds"]:
+            parts.append('<p class="notes">no finished trial to compare</p>')
+            continue
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in KIND_COLUMNS)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in kind_cells(k))
+                       + "</tr>" for k in cmp["kinds"])
+        parts.append(f'<div class="scroll"><table class="tbl forecast"><thead><tr>{head}'
+                     f"</tr></thead><tbody>{rows}</tbody></table></div>")
+    parts.append('<ul class="notes"><li>error: (forecast - actual) / actual; a trial\'s '
+                 "actual time is its last result's time_total_s</li></ul></section>")
+    return "\n".join(parts)
+
+
 def html_document(tables: Sequence[Table], images: Sequence[Path], header: str = "",
                   findings: Findings | None = None,
                   provenance: Sequence[tuple[str, str]] = (),
-                  claims: Claims | None = None) -> str:
+                  claims: Claims | None = None, forecast: Comparisons = ()) -> str:
     """One self-contained HTML page (inline CSS, PNGs as base64 data URIs), the answer first:
     the provenance, the findings, the best model table; then a table of contents, the other
-    tables and the plots."""
+    tables, the forecast against actual (`forecast`: forecast_comparisons) and the plots."""
     figures = []
     for p in images:
         data = base64.b64encode(Path(p).read_bytes()).decode("ascii")
@@ -269,8 +304,9 @@ def html_document(tables: Sequence[Table], images: Sequence[Path], header: str =
         + claims_html(claims)
         + (findings_html(findings) + "\n" if findings is not None else "")
         + (render(answer, "html") + "\n" if answer else "")
-        + _toc(rest, bool(figures)) + "\n"
-        + render(rest, "html") + ("\n" + plots if figures else "") + "\n</body></html>\n"
+        + _toc(rest, bool(figures), bool(forecast)) + "\n"
+        + render(rest, "html") + ("\n" + forecast_html(forecast) if forecast else "")
+        + ("\n" + plots if figures else "") + "\n</body></html>\n"
     )
 
 

@@ -49,6 +49,8 @@ class RichProgress(tune.Callback):
     def _refresh(self) -> None:
         if self._t0 is None:  # restored by a resume: the forecast's clock starts again
             self._t0 = time.monotonic()
+            if self.forecast is not None:  # from the forecast work still left
+                self.forecast.restart()
         if self._progress is None:
             from rich.progress import (
                 BarColumn,
