@@ -218,14 +218,24 @@ def test_sweep_on_both_hosts_with_results_in_the_bucket_and_analyze_it(
     trials ran on both hosts; every trial's results are in the bucket, and each ResNet trial's
     checkpoint too (Tune keeps the newest; `--keep-checkpoints` turns off tune-bench's pruning
     of finished trials' checkpoints); `analyze s3://...` prints the tables that `analyze`
-    prints for a local copy of the bucket."""
+    prints for a local copy of the bucket. Before it, `sweep --forecast --address` joins the
+    cluster, simulates its two nodes and times the 3 trial shapes there (as Ray tasks: the
+    worker host sees no data directory); the sweep then finds them in the head's cache, saves
+    its forecast in the bucket, and `analyze` shows it against what happened."""
     bucket = two_hosts.new_bucket()
     root = two_hosts.storage_uri(bucket, "sweeps")
     exp = two_hosts.storage_uri(bucket, "sweeps/cluster_small")
+    fc = tune_bench(two_hosts, *sweep_args(two_hosts, "cluster_small.yaml", root, tiny_root,
+                                           "--forecast"))
+    assert fc.returncode == 0, said(two_hosts, fc)
+    assert "forecast: 4 trial(s) in " in fc.stdout and " on 2 nodes, 2 CPUs, 0 GPUs" \
+        in fc.stdout and "calibration: 3 shape(s) timed now" in fc.stdout, fc.stdout
+    assert not two_hosts.s3_list(bucket, "sweeps")  # --forecast started nothing
     done = tune_bench(two_hosts, *sweep_args(two_hosts, "cluster_small.yaml", root, tiny_root,
                                              "--keep-checkpoints"))
     assert done.returncode == 0, said(two_hosts, done)
     assert f"experiment: {exp}: 4 trials: 4 finished (" in done.stdout, done.stdout
+    assert "forecast: 4 trial(s) in " in done.stdout, done.stdout  # from the cache
     assert not list(two_hosts.head.home.glob("s3*"))  # no URI turned into a local directory
 
     files = two_hosts.s3_list(bucket, "sweeps/cluster_small")
@@ -257,6 +267,8 @@ def test_sweep_on_both_hosts_with_results_in_the_bucket_and_analyze_it(
     copy = tune_bench(two_hosts, "analyze", str(local), timeout=120)
     assert remote.returncode == 0 and copy.returncode == 0, said(two_hosts, remote)
     assert "Experiments: cluster_small (4 trials)" in remote.stdout, remote.stdout
+    assert "## Forecast against actual" in remote.stdout and "forecast vs actual: wall " \
+        in remote.stdout and "median absolute error per trial" in remote.stdout, remote.stdout
     assert normalised(remote.stdout, exp) == normalised(copy.stdout, str(local))
 
 

@@ -14,8 +14,10 @@ import pytest
 
 from tune_bench.forecast import calibrate as cal
 from tune_bench.forecast.compare import ForecastEta, compare_rows
-from tune_bench.forecast.model import power_law, svm_time, trial_key
 from tune_bench.forecast.simulate import SimTrial, simulate
+from tune_bench.forecast.svm import SHAPE_KEYS, SIZE_KEYS, power_law
+from tune_bench.forecast.svm import predict as svm_time
+from tune_bench.forecast.timing import trial_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +77,7 @@ def test_power_law_recovers_a_known_exponent():
     assert pairs == pytest.approx([1.5, 1.5])
     rec = {"sizes": sizes, "fit_s": [2e-6 * n ** 1.5 for n in sizes],
            "eval_img_s": [1e-6 * n for n in sizes]}
-    est = svm_time(rec, {"n_train": 10000, "n_test": 100, "n_train_eval": 100})
+    est = svm_time(rec, {}, {"n_train": 10000, "n_test": 100, "n_train_eval": 100})
     want = 2e-6 * 10000 ** 1.5 + 1e-6 * 10000 * 200
     assert est.s == pytest.approx(want) and est.low == pytest.approx(want)
 
@@ -86,9 +88,9 @@ def test_eta_and_comparison_from_finished_trials():
     point = {"trainer": "svm", "dataset": "mnist", "split": "seeds", "kernel": "rbf", "C": 1.0,
              "gamma": "scale", "degree": 3, "coef0": 0.0, "backend": "auto", "predict": "auto",
              "device": "cpu", "n_train": 1000, "n_test": None, "n_train_eval": 2000, "seed": 0}
-    key = trial_key(point, {"cpu": 1})
+    key = trial_key(point, {"cpu": 1}, [*SHAPE_KEYS, *SIZE_KEYS])
     fc = {"wall_s": 100.0, "wall_low_s": 90.0, "wall_high_s": 110.0,
-          "resources": {"cpu": {"cpu": 1}},
+          "resources": {"cpu": {"cpu": 1}}, "timing_keys": {"svm": [*SHAPE_KEYS, *SIZE_KEYS]},
           "trials": [{"key": key, "kind": "svm rbf mnist cpu n=1000", "forecast": True,
                       "s": 10.0}]}
     eta = ForecastEta(fc)
@@ -102,14 +104,17 @@ def test_eta_and_comparison_from_finished_trials():
     assert cmp["median_abs_trial_error"] == pytest.approx(0.2)
 
 
+SVM_KEYS = [*SHAPE_KEYS, *SIZE_KEYS]  # what an SVM trial's forecast time depends on
+
+
 def _eta_forecast(n: int = 4, s: float = 10.0, wall: float = 100.0) -> tuple[dict, dict]:
     """A forecast of `n` equal SVM trials (`s` seconds each, `wall` in all) and their point."""
     point = {"trainer": "svm", "dataset": "mnist", "split": "seeds", "kernel": "rbf", "C": 1.0,
              "gamma": "scale", "degree": 3, "coef0": 0.0, "backend": "auto", "predict": "auto",
              "device": "cpu", "n_train": 1000, "n_test": None, "n_train_eval": 2000, "seed": 0}
-    key = trial_key(point, {"cpu": 1})
+    key = trial_key(point, {"cpu": 1}, SVM_KEYS)
     fc = {"wall_s": wall, "wall_low_s": 0.9 * wall, "wall_high_s": 1.1 * wall,
-          "resources": {"cpu": {"cpu": 1}},
+          "resources": {"cpu": {"cpu": 1}}, "timing_keys": {"svm": SVM_KEYS},
           "trials": [{"key": key, "kind": "svm rbf mnist cpu n=1000", "forecast": True, "s": s}
                      for _ in range(n)]}
     return fc, point
@@ -196,8 +201,8 @@ def _forecast_study(root: Path, name: str, with_forecast: bool) -> Path:
                 (configs[2], "svm rbf mnist cpu n=2000", True, 0.8),
                 (configs[3], "svm rbf mnist cpu n=500", False, 0.0)]
         fc = {"wall_s": 10.0, "wall_low_s": 8.0, "wall_high_s": 12.0,
-              "resources": {"cpu": {"cpu": 1}},
-              "trials": [{"key": trial_key(c, {"cpu": 1}), "kind": kind,
+              "resources": {"cpu": {"cpu": 1}}, "timing_keys": {"svm": SVM_KEYS},
+              "trials": [{"key": trial_key(c, {"cpu": 1}, SVM_KEYS), "kind": kind,
                           "forecast": f, "s": s} for c, kind, f, s in rows]}
         (exp / FORECAST_FILE).write_text(json.dumps(fc))
     return exp
@@ -342,7 +347,7 @@ def test_sweep_forecast_through_the_cli_starts_nothing(tmp_path, calib_env, tiny
 
 
 def test_step_times_of_the_two_loaders():
-    from tune_bench.forecast.calibrate import _step_times
+    from tune_bench.forecast.resnet import step_times as _step_times
 
     epochs = {1: [0.5, 0.7], 2: [1.0, 1.2]}
     rates, fixed = _step_times(epochs, per_epoch_cost=False)
@@ -353,7 +358,7 @@ def test_step_times_of_the_two_loaders():
 
 
 def test_pooled_curvature_bends_the_fit_extrapolation():
-    from tune_bench.forecast.model import curvature, grow, pooled_curvature
+    from tune_bench.forecast.svm import curvature, grow, pooled_curvature
 
     sizes = [500, 1000, 2000]
     # ln t = 0.1 (ln n)^2: the slope grows by 0.2 per unit of ln n

@@ -18,7 +18,13 @@ import typer
 import yaml
 from rich.console import Console
 
-from tune_bench.errors import EXIT_INTERRUPTED, EXIT_TRIALS_FAILED, ConfigError, TuneBenchError
+from tune_bench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TRIALS_FAILED,
+    ConfigError,
+    ResourceError,
+    TuneBenchError,
+)
 from tune_bench.sweep.options import DEFAULT_MAX_FAILURES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -305,13 +311,10 @@ def sweep(
     if dry_run:
         _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
     fc = _forecast(spec, data_dir, drop_gpu_trials, num_cpus, max_concurrent, calibration,
-                   calibrate=forecast, say=progress)
+                   calibrate=forecast, say=progress, address=address, join=not dry_run)
     if fc is not None:  # all of it before nothing starts, its first line before a sweep
         from tune_bench.forecast import lines
 
-        if address:
-            fc["notes"].append("simulated on this machine's resources: the cluster's are known "
-                               "once joined (see 'on N such nodes')")
         for line in lines(fc)[:None if dry_run or forecast else 1]:
             out.print(line, markup=False, highlight=False)
     elif dry_run:
@@ -333,20 +336,29 @@ def sweep(
 
 def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | None,
               max_concurrent: int | None, calibration: Path | None, calibrate: bool,
-              say: bool = True) -> dict[str, Any] | None:
+              say: bool = True, address: str | None = None, join: bool = True
+              ) -> dict[str, Any] | None:
     """The sweep's forecast: printed when `calibrate` (--forecast: shapes not in the cache are
     timed now); else, for a sweep or a dry run, made only from the cache or the calibration
-    file, quietly (None when some shape is not calibrated)."""
+    file, quietly (None when some shape is not calibrated). With `address` and `join`, the
+    cluster is joined (and left): its nodes are simulated, its cache read and shapes timed on
+    them."""
     from tune_bench import forecast as fcm
 
-    nodes, gpus = fcm.local_nodes(num_cpus)
-    points = fcm.runnable_points(spec, drop_gpu, gpus)
-
+    cluster = None
     try:
+        if address and join:
+            from tune_bench.sweep.calibration import Cluster
+
+            cluster = Cluster(address)  # a cluster that cannot be joined: one line, exit
+            nodes, gpus = cluster.nodes, cluster.gpus
+        else:
+            nodes, gpus = fcm.local_nodes(num_cpus)
+        points = fcm.runnable_points(spec, drop_gpu, gpus)
         fc = fcm.forecast(spec, points, data_dir, nodes, gpus,
                           max_concurrent or spec.max_concurrent,
-                          str(calibration) if calibration else None, calibrate, say)
-    except ConfigError:  # a bad --calibration file: one line, exit 2, nothing started
+                          str(calibration) if calibration else None, calibrate, say, cluster)
+    except (ConfigError, ResourceError):  # a bad --calibration file, no cluster: one line
         raise
     except Exception as e:  # a dry run or a sweep goes on without a forecast
         if calibrate:
@@ -355,6 +367,12 @@ def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | N
             err.print(f"warning: no forecast ({type(e).__name__}: {e})", markup=False,
                       highlight=False)
         return None
+    finally:
+        if cluster is not None:
+            cluster.close()
+    if fc is not None and address and cluster is None:  # a dry run joins nothing
+        fc["notes"].append("simulated on this machine's resources: --forecast joins the "
+                           "cluster, simulates its nodes and times the shapes there")
     return fc
 
 

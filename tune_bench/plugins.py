@@ -49,7 +49,8 @@ class Trainer:
     trial's keys before anything starts (None: any key). `metrics`: every metric it reports
     (None: not declared, any `metric:` is accepted); `per_epoch`: those in every per-epoch
     report (what ASHA compares trials on). `describe` / `show_epoch`: lines for `tune-bench
-    train`. `path`: a directory workers put on sys.path before importing `ref`.
+    train`. `path`: a directory workers put on sys.path before importing `ref`. `timing`: how
+    `sweep --forecast` times its trials (`tune_bench.forecast.timing`; None: not forecast).
     """
 
     fn: Callable[[dict[str, Any]], Any]
@@ -62,6 +63,7 @@ class Trainer:
     ref: str = ""
     path: str = ""
     builtin: bool = field(default=False, compare=False)
+    timing: Any = None  # a tune_bench.forecast.timing.Timing, or the "module:attr" of one
 
     def __call__(self, config: dict[str, Any]) -> Any:
         return self.fn(config)
@@ -73,15 +75,18 @@ class Trainer:
 
 
 def trainer(config: type[BaseModel] | None = None, metrics: Iterable[str] | None = None,
-            per_epoch: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Trainer]:
+            per_epoch: Iterable[str] = (), timing: Any = None
+            ) -> Callable[[Callable[..., Any]], Trainer]:
     """Decorator declaring a plug-in's config model and metrics:
 
-    ``@tune_bench.trainer(config=MyConfig, metrics=["test_acc"])`` above ``def train(config)``.
+    ``@tune_bench.trainer(config=MyConfig, metrics=["test_acc"])`` above ``def train(config)``;
+    ``timing=`` a `tune_bench.forecast.timing.Timing` (or its "module:attr") lets
+    `sweep --forecast` time its trials.
     """
     def wrap(fn: Callable[..., Any]) -> Trainer:
         _check_signature(fn, getattr(fn, "__qualname__", repr(fn)))
         return Trainer(fn, config, None if metrics is None else frozenset(metrics),
-                       frozenset(per_epoch))
+                       frozenset(per_epoch), timing=timing)
 
     return wrap
 
@@ -103,6 +108,15 @@ def search_path(directory: str | Path | None) -> Iterator[None]:
         yield
     finally:
         _SEARCH_PATH.pop()
+
+
+@contextlib.contextmanager
+def search_paths(directories: Iterable[str | Path]) -> Iterator[None]:
+    """`search_path` of each of `directories` (a sweep's space files' own)."""
+    with contextlib.ExitStack() as stack:
+        for d in directories:
+            stack.enter_context(search_path(d))
+        yield
 
 
 def is_import_path(name: Any) -> bool:

@@ -1,9 +1,10 @@
 """Know before you launch: a sweep's wall time forecast from a short calibration.
 
-`calibrate.py` times a few steps of each trial shape with the trainers' own functions,
-`model.py` extrapolates them to each trial, `simulate.py` places the trials as Tune would,
-`plan.py` puts it together and `compare.py` checks it against what happened. No Ray needed
-except for the decoded datasets' keys.
+Each trainer declares how its trials are timed (`timing.py`; the built-in ones in
+`resnet.py`, `svm.py`): `calibrate.py` times a few steps of each trial shape with the
+trainer's own functions, the trainer's timing extrapolates them to each trial, `simulate.py`
+places the trials as Tune would, `plan.py` puts it together and `compare.py` checks it against
+what happened.
 """
 
 from __future__ import annotations
@@ -45,24 +46,26 @@ def split_sizes(splits: dict[str, Any]) -> dict[str, dict[str, int]]:
 def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
              nodes: list[tuple[float, float]], gpus_here: int,
              max_concurrent: int | None = None, calibration_file: str | None = None,
-             calibrate: bool = True, say: bool = False) -> dict[str, Any] | None:
+             calibrate: bool = True, say: bool = False,
+             cluster: Any = None) -> dict[str, Any] | None:
     """The forecast of running `points` of `spec` on `nodes`.
 
     Calibrations come from `calibration_file` (checked first: a bad one raises ConfigError),
-    then this machine's cache; shapes in neither are timed now when `calibrate` (and cached),
-    else the forecast is None (a sweep then runs without one).
+    then the cache of the machine that runs the trials (this one, or a node of `cluster`, a
+    joined `sweep.calibration.Cluster`); shapes in neither are timed now when `calibrate`
+    (there, and cached), else the forecast is None (a sweep then runs without one).
     """
     from tune_bench.sweep.handover import decode_datasets
 
     given = cal.load_file(calibration_file) if calibration_file else None
-    here = cal.machine()
+    here = cluster.machine() if cluster is not None else cal.machine()
     cache = cal.load_cache(here)
     data = cal.empty(here)
     data["shapes"] = {**cache["shapes"], **(given["shapes"] if given else {})}
     data["overheads"] = {**cache.get("overheads", {}), **(given or {}).get("overheads", {})}
     if given:
         data["machine"] = {**given["machine"], "read_from": str(calibration_file)}
-    splits = decode_datasets(points, data_dir)
+    splits = decode_datasets(points, data_dir, spec.plugin_paths)
     trials = plan_trials(spec, points, split_sizes(splits))
     wanted = wanted_shapes(trials, gpus_here)
     missing = [k for k in wanted if k not in data["shapes"]]
@@ -70,7 +73,8 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
         return None
     t0 = time.perf_counter()
     measured = "actor_start_s" not in data["overheads"]  # measured here now, then cached
-    timed = cal.calibrate_missing(data, wanted, data_dir, say)
+    timed = cal.calibrate_missing(data, wanted, data_dir, say, spec.plugin_paths, cluster,
+                                  splits)
     spent = time.perf_counter() - t0
     if timed or measured:  # what was timed here, never a calibration file's figures
         cache["shapes"].update({k: data["shapes"][k] for k in timed})
@@ -89,9 +93,9 @@ def calibration_for(spec: Any, points: list[dict[str, Any]], data_dir: str | Non
 
     here = cal.machine()
     cache = cal.load_cache(here)
-    splits = decode_datasets(points, data_dir)
+    splits = decode_datasets(points, data_dir, spec.plugin_paths)
     wanted = wanted_shapes(plan_trials(spec, points, split_sizes(splits)), gpus_here)
-    timed = cal.calibrate_missing(cache, wanted, data_dir, say)
+    timed = cal.calibrate_missing(cache, wanted, data_dir, say, spec.plugin_paths)
     if timed:
         cal.save_cache(cache)
     out = cal.empty(here)

@@ -1,8 +1,8 @@
 """Calibration: time a few training steps and an evaluation of each trial shape, for real.
 
-The trainers' own functions run here (`train.resnet.setup`, `train_epoch`, `evaluate`,
-`checkpoint`; `train.svm.train_svm` at small sizes), on the real data, with the threads the
-sweep would give the trial. Results are cached per machine and shape in
+Each trainer's `Timing.calibrate` (`forecast/resnet.py`, `forecast/svm.py`, a plug-in's own)
+runs here, on the real data, with the threads the sweep would give the trial, at the trial
+workers' niceness. Results are cached per machine and shape in
 `~/.cache/tune-bench/calibration/` (`$TUNE_BENCH_CALIBRATION_DIR`), and can be written to a
 file (`tune-bench calibrate`) that another machine's forecast reads (`--calibration FILE`).
 """
@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +25,6 @@ from tune_bench.errors import ConfigError
 
 FORMAT = "tune-bench-calibration"
 VERSION = 1
-SVM_TOP = 2000  # SVM shapes are timed at TOP/4, TOP/2, TOP training images (or their n_train)
-SVM_EVAL = 500  # ... predicting this many test images
-RESNET_STEPS = (1, 2)  # timed epochs of this many steps, each twice, after a 1-step warm-up
-EVAL_IMAGES = 256  # evaluated once, after 32 images of warm-up
 
 
 # --------------------------------------------------------------------------- the machine
@@ -98,18 +93,19 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-_NEEDS = {"resnet": ("setup_s", "epoch_fixed_s", "checkpoint_s", "step_s", "eval_img_s"),
-          "svm": ("sizes", "fit_s", "eval_img_s")}
-
-
 def _check_record(where: str, key: str, rec: Any) -> None:
+    from tune_bench.forecast.timing import timing_of
+    from tune_bench.plugins import BUILTIN
+
     try:
         shape = json.loads(key)
         trainer = shape["trainer"]
-        needs = _NEEDS[trainer]
+        # a built-in trainer's record is checked field by field; a plug-in's when it is used
+        timing = timing_of(trainer) if trainer in BUILTIN else None
+        needs = timing.needs if timing else ()
     except (ValueError, TypeError, KeyError):
         raise ConfigError(f"{where}: shapes: key {key[:60]!r} is not a trial shape") from None
-    label = f"{where}: shapes[{trainer} {shape.get('model') or shape.get('kernel')}]"
+    label = f"{where}: shapes[{trainer} {shape.get('model') or shape.get('kernel') or ''}]"
     if not isinstance(rec, dict):
         raise ConfigError(f"{label}: must be an object")
     for k in needs:
@@ -164,102 +160,6 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def calibrate_resnet(point: dict[str, Any], split: Any, threads: int) -> dict[str, Any]:
-    """Time setup, training steps (epochs of 1 and 2 steps, twice each, after a warm-up),
-    evaluation per image and a checkpoint of one ResNet shape."""
-    import torch
-
-    from tune_bench.config import ResNetConfig
-    from tune_bench.models import model_cost
-    from tune_bench.train.common import resolve_device
-    from tune_bench.train.resnet import checkpoint, evaluate, setup, train_epoch
-
-    cfg = ResNetConfig.from_dict(point)
-    bs = cfg.batch_size
-    with torch_threads(threads):
-        dev = resolve_device(cfg.device)
-        keep = dev if cfg.loader == "tensor" else torch.device("cpu")
-        n = bs * max(RESNET_STEPS)
-        x, y = split.train_x[:n].to(keep), split.train_y[:n].to(keep)
-        import thop  # noqa: F401  (imports a trial's worker has made before: actor_start_s)
-        import torchvision.models  # noqa: F401
-
-        t0 = time.perf_counter()
-        t = setup(cfg, dev)
-        model_cost(cfg.model)  # the final metrics' MACs (once per trial process)
-        setup_s = time.perf_counter() - t0
-        train_epoch(t, x[:bs], y[:bs])  # warm-up
-        epochs: dict[int, list[float]] = {s: [] for s in RESNET_STEPS}
-        for _ in range(2):
-            for s in RESNET_STEPS:
-                epochs[s].append(train_epoch(t, x[:bs * s], y[:bs * s]).seconds)
-        step_s, fixed = _step_times(epochs, cfg.loader == "dataloader")
-        ev_x = split.val_x[:EVAL_IMAGES].to(dev)
-        ev_y = split.val_y[:EVAL_IMAGES].to(dev)
-        evaluate(t.model, ev_x[:32], ev_y[:32], dev, cfg.use_amp)  # warm-up
-        t0 = time.perf_counter()
-        evaluate(t.model, ev_x, ev_y, dev, cfg.use_amp)
-        eval_img_s = [(time.perf_counter() - t0) / len(ev_y)]
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as d:
-            torch.save(checkpoint(t), Path(d) / "state.pt")
-        # saved by the trial, then copied into the trial directory by Tune: twice the write
-        checkpoint_s = 2 * (time.perf_counter() - t0)
-    return {"setup_s": setup_s, "epoch_fixed_s": fixed, "step_s": step_s,
-            "eval_img_s": eval_img_s, "checkpoint_s": checkpoint_s}
-
-
-def _step_times(epochs: dict[int, list[float]], per_epoch_cost: bool
-                ) -> tuple[list[float], float]:
-    """Step time samples and the fixed cost per epoch from epochs of 1 and 2 steps.
-
-    The tensor loader has no per-epoch cost: every timed epoch is a sample of its time per
-    step (the difference of two short epochs can be near zero under load). A DataLoader starts
-    its workers every epoch: the step time is then the difference 2-step minus 1-step epoch
-    (floored at a tenth of the plain per-step rate), the fixed cost what the 1-step epoch has
-    beyond it."""
-    rates = [t / s for s, ts in epochs.items() for t in ts]
-    if not per_epoch_cost:
-        return rates, 0.0
-    lo, hi = sorted(epochs)
-    floor = 0.1 * min(rates)
-    diffs = [max((b - a) / (hi - lo), floor)
-             for a, b in zip(epochs[lo], epochs[hi], strict=True)]
-    return diffs, max(0.0, min(epochs[lo]) - min(diffs) * lo)
-
-
-def svm_sizes(n_train: int) -> list[int]:
-    """The 3 training sizes an SVM shape is timed at."""
-    top = min(n_train, SVM_TOP)
-    return [max(100, top // 4), max(200, top // 2), max(300, top)]
-
-
-def calibrate_svm(point: dict[str, Any], split: Any, threads: int,
-                  n_train: int) -> dict[str, Any]:
-    """Fit and predict times of one SVM shape at 3 small sizes (`svm_sizes`)."""
-    from tune_bench.config import SVMConfig
-    from tune_bench.train.svm import train_svm
-
-    sizes, fit_s, eval_s, other_s = [], [], [], []
-    for n in svm_sizes(n_train):
-        n_eval = min(SVM_EVAL, n)
-        cfg = SVMConfig.from_dict({**point, "n_train": n, "n_test": n_eval,
-                                   "n_train_eval": n_eval})
-        t0 = time.perf_counter()
-        m = train_svm(cfg, split, threads=threads)
-        wall = time.perf_counter() - t0
-        fit = m["train_time_ms"] / 1000
-        per_image = m["predict_time_ms"] / 1000 / m["n_test_used"]
-        sizes.append(m["n_train_used"])
-        fit_s.append(fit)
-        eval_s.append(per_image)
-        # the rest: the subset and its scaling, the SVC's set-up (train accuracy's prediction
-        # counted at the test prediction's rate)
-        other_s.append(max(wall - fit - per_image * (m["n_test_used"]
-                                                     + m["n_train_eval_used"]), 0.0))
-    return {"sizes": sizes, "fit_s": fit_s, "eval_img_s": eval_s, "other_s": other_s}
-
-
 def worker_niceness() -> int:
     """The niceness Ray gives trial workers (its `worker_niceness`, 15 unless set): on a
     machine shared with other jobs it decides how much CPU a trial gets, so the calibration
@@ -292,38 +192,52 @@ def actor_start_s() -> float:
 
 
 def time_shapes(todo: dict[str, tuple[dict, dict, int]], data_dir: str | None,
-                announce: bool = False) -> dict[str, dict[str, Any]]:
-    """Calibration records of the shapes `todo` ({shape key: (point, sizes, threads)}),
-    timed in this process at the trial workers' niceness (run it in a child process)."""
-    from tune_bench.forecast.model import shape_label
+                plugin_paths: list[str] | tuple[str, ...] = (), announce: bool = False,
+                splits: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Calibration records of the shapes `todo` ({shape key: (point, sizes, threads)}), each
+    by its trainer's `Timing.calibrate` with the trial's threads, at the trial workers'
+    niceness (run it in a child process or a Ray task). `splits`: the decoded datasets
+    (default: decoded here from `data_dir`)."""
+    from tune_bench.forecast.timing import timing_of
+    from tune_bench.plugins import search_paths
     from tune_bench.sweep.handover import data_key, decode_datasets
     from tune_bench.sweep.options import phase
 
     _renice()
-    splits = decode_datasets([p for p, _, _ in todo.values()], data_dir)
-    out = {}
-    for key, (point, sizes, threads) in todo.items():
-        phase(f"calibrating {shape_label(json.loads(key))}", announce)
-        split = splits[data_key(point)]
-        if point["trainer"] == "svm":
-            out[key] = calibrate_svm(point, split, threads, sizes["n_train"])
-        else:
-            out[key] = calibrate_resnet(point, split, threads)
+    points = [p for p, _, _ in todo.values()]
+    with search_paths(plugin_paths):
+        if splits is None:
+            splits = decode_datasets(points, data_dir)
+        out = {}
+        for key, (point, sizes, threads) in todo.items():
+            timing = timing_of(point["trainer"])
+            if timing is None:
+                continue
+            phase(f"calibrating {timing.label(json.loads(key))}", announce)
+            with torch_threads(threads):
+                out[key] = timing.calibrate(point, splits.get(data_key(point)), threads, sizes)
     return out
 
 
 def calibrate_missing(data: dict[str, Any], wanted: dict[str, tuple[dict, dict, int]],
-                      data_dir: str | None, announce: bool = False) -> list[str]:
+                      data_dir: str | None, announce: bool = False,
+                      plugin_paths: list[str] | tuple[str, ...] = (), cluster: Any = None,
+                      splits: dict[str, Any] | None = None) -> list[str]:
     """Calibrate each shape of `wanted` ({shape key: (point, sizes, threads)}) not in `data`
-    yet, on this machine, in a fresh child process at the trial workers' niceness (as a
-    trial runs); returns the keys it timed. GPU shapes need a GPU here."""
+    yet; returns the keys it timed. Here: in a fresh child process at the trial workers'
+    niceness (as a trial runs); on a `cluster` (`sweep.calibration.Cluster`): as Ray tasks on
+    its nodes, with the decoded `splits`. GPU shapes need a GPU there."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     todo = {k: v for k, v in wanted.items() if k not in data["shapes"]}
-    if todo:
+    if todo and cluster is not None:
+        data["shapes"].update(cluster.time_shapes(todo, splits or {}, plugin_paths))
+    elif todo:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            data["shapes"].update(pool.submit(time_shapes, todo, data_dir, announce).result())
+            data["shapes"].update(pool.submit(time_shapes, todo, data_dir, plugin_paths,
+                                              announce).result())
     if "actor_start_s" not in data["overheads"]:
-        data["overheads"]["actor_start_s"] = actor_start_s()
+        data["overheads"]["actor_start_s"] = cluster.worker_start_s() if cluster is not None \
+            else actor_start_s()
     return list(todo)

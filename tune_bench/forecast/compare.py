@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tune_bench.forecast.model import trial_key
 from tune_bench.forecast.plan import duration
+from tune_bench.forecast.timing import trial_key
 
 
 class ForecastEta:
@@ -24,7 +24,7 @@ class ForecastEta:
     def __init__(self, forecast: dict[str, Any]) -> None:
         self.wall_s = float(forecast["wall_s"])
         self.full_wall_s = self.wall_s  # the whole sweep's forecast wall
-        self.forecast = {"resources": forecast.get("resources", {})}
+        self.forecast = {k: forecast.get(k, {}) for k in ("resources", "timing_keys")}
         self.by_key = {r["key"]: r for r in forecast["trials"] if r.get("forecast")}
         # forecast seconds of every forecast trial (`predicted`: of the finished ones seen)
         self.total_s = float(sum(r["s"] for r in forecast["trials"] if r.get("forecast")))
@@ -90,13 +90,11 @@ def compare_rows(forecast: dict[str, Any], trials: list[Any],
 
 def _match(forecast: dict[str, Any], by_key: dict[str, dict[str, Any]],
            config: dict[str, Any]) -> dict[str, Any] | None:
-    """The forecast row of a trial (flat config): by its trial key, with its device's
-    resources."""
+    """The forecast row of a trial (flat config): by its trial key (its trainer's keys, saved
+    with the forecast), with its device's resources."""
     res = forecast.get("resources", {}).get(config.get("device", "cpu"))
-    try:
-        return by_key.get(trial_key(config, res)) if res is not None else None
-    except KeyError:
-        return None
+    keys = forecast.get("timing_keys", {}).get(config.get("trainer"), [])
+    return by_key.get(trial_key(config, res, keys)) if res is not None else None
 
 
 def wall_line(cmp: dict[str, Any]) -> str | None:

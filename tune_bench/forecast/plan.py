@@ -9,17 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from tune_bench.forecast.model import (
-    METHOD,
-    data_sizes,
-    kind_of,
-    pooled_curvature,
-    shape_key,
-    shape_of,
-    trial_key,
-    trial_time,
-)
 from tune_bench.forecast.simulate import SimTrial, simulate
+from tune_bench.forecast.timing import Timing, shape_key, shape_of, timing_of, trial_key
 
 FORECAST_FILE = "tune_bench_forecast.json"
 # Tune's own cost around the trials: 0.12 s from a trial's end to the next one's first step,
@@ -27,18 +18,31 @@ FORECAST_FILE = "tune_bench_forecast.json"
 TRIAL_OVERHEAD_S = 0.12
 FIT_FIXED_S = 2.75
 SCALES = (2, 4)
+SIMULATION = "then Tune's FIFO placement simulated (each bound simulated too)"
 
 
 @dataclass
 class TrialPlan:
-    """One trial of the sweep as the forecast sees it."""
+    """One trial of the sweep as the forecast sees it (`timing` None: its trainer declares
+    none, so it is not forecast)."""
 
     point: dict[str, Any]
     resources: dict[str, float]
     sizes: dict[str, int]
-    shape: str  # calibration key
+    shape: str  # calibration key ("" without a timing)
     key: str  # trial_key: shape + sizes
     kind: str
+    timing: Timing | None
+
+
+def timings(points: list[dict[str, Any]],
+            plugin_paths: list[str] | tuple[str, ...] = ()) -> dict[str, Timing | None]:
+    """{trainer name: its Timing} of the trainers `points` use (plug-ins resolved from the
+    space files' directories)."""
+    from tune_bench.plugins import search_paths
+
+    with search_paths(plugin_paths):
+        return {name: timing_of(name) for name in sorted({str(p["trainer"]) for p in points})}
 
 
 def plan_trials(spec: Any, points: list[dict[str, Any]],
@@ -47,28 +51,39 @@ def plan_trials(spec: Any, points: list[dict[str, Any]],
     taken at its first option (`RandomAxis.example`)."""
     from tune_bench.sweep.handover import data_key
 
+    by_trainer = timings(points, spec.plugin_paths)
     out = []
     for _ in range(spec.tune_num_samples):
         for p in points:
             point = {**p, **{k: a.example() for k, a in spec.random_axes.items()}}
             res = spec.resources_for(point)
-            sizes = data_sizes(point, split_sizes[data_key(point)])
-            out.append(TrialPlan(point, res, sizes, shape_key(shape_of(point, res)),
-                                 trial_key(point, res), kind_of(point, sizes)))
+            tm = by_trainer[str(point["trainer"])]
+            if tm is None:
+                out.append(TrialPlan(point, res, {}, "", trial_key(point, res, []),
+                                     f"{point['trainer']} (no timing)", None))
+                continue
+            sizes = tm.sizes(point, split_sizes.get(data_key(point), {}))
+            out.append(TrialPlan(point, res, sizes, shape_key(shape_of(point, res, tm)),
+                                 trial_key(point, res, [*tm.shape_keys, *tm.size_keys]),
+                                 tm.kind(point, sizes), tm))
     return out
 
 
 def wanted_shapes(trials: list[TrialPlan], gpus_here: int) -> dict[str, tuple[dict, dict, int]]:
     """{shape key: (a point, its sizes, threads)} of the shapes this machine can time (the
-    largest n_train of each SVM shape)."""
+    largest n_train of each shape)."""
     out: dict[str, tuple[dict, dict, int]] = {}
     for t in trials:
-        if t.point.get("device") == "gpu" and gpus_here <= 0:
+        if t.timing is None or (_gpu(t) and gpus_here <= 0):
             continue
         old = out.get(t.shape)
-        if old is None or t.sizes["n_train"] > old[1]["n_train"]:
+        if old is None or t.sizes.get("n_train", 0) > old[1].get("n_train", 0):
             out[t.shape] = (t.point, t.sizes, max(1, int(t.resources.get("cpu", 1))))
     return out
+
+
+def _gpu(t: TrialPlan) -> bool:
+    return t.resources.get("gpu", 0) > 0 or t.point.get("device") == "gpu"
 
 
 def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
@@ -76,18 +91,21 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
           calibration_s: float = 0.0, timed: int = 0) -> dict[str, Any]:
     """The forecast (a JSON-ready dict) of `trials` on `nodes` ((CPUs, GPUs) each)."""
     rows: list[dict[str, Any]] = []
-    svm = {t.shape for t in trials if t.point["trainer"] == "svm"}
-    curv = pooled_curvature([calibration["shapes"][k] for k in svm
-                             if k in calibration["shapes"]])
+    pooled = {tm: tm.pool([calibration["shapes"][k] for k in {t.shape for t in trials
+                                                              if t.timing is tm}
+                           if k in calibration["shapes"]])
+              for tm in {t.timing for t in trials if t.timing is not None}}
     for t in trials:
         rec = calibration["shapes"].get(t.shape)
         row = {"label": _label(t.point), "kind": t.kind, "key": t.key,
                "cpu": float(t.resources.get("cpu", 1)), "gpu": float(t.resources.get("gpu", 0))}
-        if rec is None:
-            gpu = t.point.get("device") == "gpu" and gpus_here <= 0
-            row.update(forecast=False, why="no GPU here" if gpu else "not calibrated")
+        if t.timing is None:
+            row.update(forecast=False, why=f"trainer {t.point['trainer']} declares no timing")
+        elif rec is None:
+            row.update(forecast=False, why="no GPU here" if _gpu(t) and gpus_here <= 0
+                       else "not calibrated")
         else:
-            est = trial_time(rec, t.point, t.sizes, curv)
+            est = t.timing.predict(rec, t.point, t.sizes, pooled[t.timing])
             row.update(forecast=True, s=est.s, low_s=est.low, high_s=est.high)
         rows.append(row)
     done = [r for r in rows if r["forecast"]]
@@ -110,12 +128,16 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
             k["why"] = r["why"]
     return {
         "version": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "name": spec.name,
-        "machine": calibration.get("machine"), "method": METHOD,
+        "machine": calibration.get("machine"),
+        "method": "; ".join([*sorted({t.timing.method for t in trials if t.timing}),
+                             SIMULATION]),
+        "timing_keys": {str(t.point["trainer"]): [*t.timing.shape_keys, *t.timing.size_keys]
+                        for t in trials if t.timing},
         "nodes": [list(n) for n in nodes], "max_concurrent": max_concurrent,
         "resources": {d: dict(r) for d, r in spec.resources.items()},
         "overheads": {"actor_start_s": actor, "trial_overhead_s": TRIAL_OVERHEAD_S,
                       "fit_fixed_s": FIT_FIXED_S},
-        "n_trials": len(rows), "n_forecast": len(done), "svm_curvature": list(curv),
+        "n_trials": len(rows), "n_forecast": len(done),
         "wall_s": wall("s", nodes), "wall_low_s": wall("low_s", nodes),
         "wall_high_s": wall("high_s", nodes),
         "scaling": [{"nodes": k, "wall_s": wall("s", nodes * k)} for k in SCALES],
@@ -190,6 +212,9 @@ def lines(fc: dict[str, Any]) -> list[str]:
         whys = sorted({r["why"] for r in fc["trials"] if not r["forecast"]})
         hint = ("; --calibration FILE from `tune-bench calibrate` on a machine with a GPU "
                 "forecasts them") if "no GPU here" in whys else ""
+        if any(w.endswith("declares no timing") for w in whys):
+            hint += ("; a trainer declares how its trials are timed with "
+                     "@tune_bench.trainer(timing=...) (docs/forecast.md)")
         out.append(f"  not forecast: {missing} trial(s) ({', '.join(whys)}){hint}")
     out.append(f"  calibration: {fc['timed_shapes']} shape(s) timed now in "
                f"{duration(fc['calibration_s'])}, the rest from the cache" if fc["timed_shapes"]

@@ -34,15 +34,11 @@ def decode_datasets(points: list[dict[str, Any]], data_dir: str | None,
     Runs before Ray starts, so a missing or corrupt dataset file is reported at once, without
     the cost of starting (and stopping) a Ray instance first.
     """
-    import contextlib
-
     from tune_bench.data import load_split
-    from tune_bench.plugins import search_path
+    from tune_bench.plugins import search_paths
 
     sources = {data_key(p): data_source(p) for p in points if data_key(p)}
-    with contextlib.ExitStack() as stack:  # a user's loader: from the space file's directory
-        for path in plugin_paths:
-            stack.enter_context(search_path(path))
+    with search_paths(plugin_paths):  # a user's loader: from the space file's directory
         return {key: load_split(*sources[key], data_dir) for key in sorted(sources)}
 
 

@@ -37,15 +37,12 @@ def run_trial(config: dict[str, Any], datasets: dict[str, Any] | None = None,
     (Tune's, or a newer one found in the trial directory), every epoch reported once. A
     trainer that reports nothing has its returned metrics reported as the final row.
     """
-    import contextlib
     import sys
 
     from tune_bench import plugins, session
 
     trial_config = flatten_config(config)
-    with contextlib.ExitStack() as stack:  # the space file's directory
-        for path in plugin_paths:
-            stack.enter_context(plugins.search_path(path))
+    with plugins.search_paths(plugin_paths):  # the space file's directory
         trainer = plugins.resolve(trial_config["trainer"])
     sys.path[:0] = [p for p in plugin_paths if p not in sys.path]  # its model factory & co.
     ctx = tune.get_context()

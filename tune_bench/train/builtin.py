@@ -62,9 +62,10 @@ RESNET = Trainer(
     metrics=frozenset({"test_acc", "test_loss", "macs", "flops", "params", "peak_mem_mb"}),
     per_epoch=frozenset({"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                          "epoch_time_s", "images_per_s", "train_time_ms"}),
-    describe=_describe_resnet, show_epoch=_resnet_epoch)
+    describe=_describe_resnet, show_epoch=_resnet_epoch,
+    timing="tune_bench.forecast.resnet:TIMING")
 SVM = Trainer(
     train_svm_trial, SVMConfig,
     metrics=frozenset({"test_acc", "train_acc", "train_time_ms", "predict_time_ms",
                        "n_support"}),
-    describe=_describe_svm)
+    describe=_describe_svm, timing="tune_bench.forecast.svm:TIMING")
