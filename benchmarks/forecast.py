@@ -3,9 +3,12 @@ then the sweep itself, on this machine; per kind of trial and in total.
 
 Cases: `smoke` (search_spaces/smoke.yaml --drop-gpu-trials), `q1b` (the full q1b_svm.yaml, 42
 SVM trials), `q2cpu` (q2_hardware.yaml's 24 CPU trials at --set n_train=192 n_eval=200
-epochs=2, --drop-gpu-trials). The forecast's cost is the wall time of the `--forecast`
-command (calibration, data decoding and the CLI's start included). Each case's forecast runs
-with an empty calibration cache of its own, so nothing is reused between cases.
+epochs=2, --drop-gpu-trials), `cluster` (smoke's 10 CPU trials at 1 CPU each on the two-host
+test cluster of tests/hosts.py, 1 CPU per host, results in its S3 bucket; the worker host sees
+no data directory: `--forecast --address` times the shapes as Ray tasks on the cluster). The
+forecast's cost is the wall time of the `--forecast` command (calibration, data decoding and
+the CLI's start included). Each case's forecast runs with an empty calibration cache of its
+own, so nothing is reused between cases.
 """
 
 from __future__ import annotations
@@ -35,15 +38,16 @@ CASES = {
     "q1b": ["search_spaces/q1b_svm.yaml"],
     "q2cpu": ["search_spaces/q2_hardware.yaml", "--drop-gpu-trials", "--set", "n_train=192",
               "--set", "n_eval=200", "--set", "epochs=2"],
+    "cluster": ["search_spaces/smoke.yaml", "--drop-gpu-trials", "--cpus-per-trial", "1"],
 }
 
 
 def run_case(case: str, root: str, store: Path, res: Result) -> None:
     import os
 
-    from tune_bench import tune_dir
-    from tune_bench.forecast import compare_rows
-
+    if case == "cluster":
+        run_cluster_case(case, root, res)
+        return
     cache = SCRATCH / f"calibration_{case}_{int(time.time())}"
     env = {**os.environ, "TUNE_BENCH_CALIBRATION_DIR": str(cache), "PYTHONPATH": str(ROOT),
            "COLUMNS": "160"}
@@ -61,6 +65,39 @@ def run_case(case: str, root: str, store: Path, res: Result) -> None:
     (SCRATCH / f"sweep_{case}.log").write_text(sw.stdout + sw.stderr)
     m = re.search(r"experiment: (\S+): .*\(([\d.]+) s\)", sw.stdout)
     exp = Path(m.group(1)) if m else store / name
+    record(case, exp, res, fc_s, sw_s, [fc.returncode, sw.returncode], load0, load1)
+
+
+def run_cluster_case(case: str, root: str, res: Result) -> None:
+    """The case on the two-host test cluster (tests/hosts.py), driven from its head host."""
+    from tests.hosts import TwoHosts
+
+    with TwoHosts(worker_hidden=[root]) as hosts:
+        bucket = hosts.new_bucket()
+        env = {"TUNE_BENCH_CALIBRATION_DIR": str(hosts.head.home / "calibration"),
+               "COLUMNS": "160"}
+        base = [sys.executable, "-m", "tune_bench.cli", "sweep", *CASES[case], "--data-dir",
+                root, "--address", hosts.address]
+        load0 = load()
+        fc_s, fc = timed(lambda: hosts.run_on_head([*base, "--forecast"], 1800, env))
+        (SCRATCH / f"forecast_{case}.log").write_text(fc.stdout + fc.stderr)
+        print(fc.stdout, fc.stderr[-2000:], flush=True)
+        name = unique_name(f"fc_{case}")
+        load1 = load()
+        sw_s, sw = timed(lambda: hosts.run_on_head(
+            [*base, "--storage-path", hosts.storage_uri(bucket, "sweeps"), "--name", name,
+             "--no-progress"], 3600, env))
+        (SCRATCH / f"sweep_{case}.log").write_text(sw.stdout + sw.stderr)
+        exp = hosts.s3_download(bucket, f"sweeps/{name}", SCRATCH / "cluster_copies" / name)
+    record(case, exp, res, fc_s, sw_s, [fc.returncode, sw.returncode], load0, load1)
+
+
+def record(case: str, exp: Path, res: Result, fc_s: float, sw_s: float, codes: list[int],
+           load0: list[float], load1: list[float]) -> None:
+    """Forecast against actual of the experiment at `exp` (a local directory) in `res`."""
+    from tune_bench import tune_dir
+    from tune_bench.forecast import compare_rows
+
     forecast = json.loads((exp / "tune_bench_forecast.json").read_text())
     trials, _ = tune_dir.read_experiment(exp)
     wall = json.loads((exp / tune_dir.DRIVER_FILE).read_text()).get("wall_s")
@@ -77,8 +114,7 @@ def run_case(case: str, root: str, store: Path, res: Result) -> None:
         "actual_fit_wall_s": wall, "sweep_cmd_s": round(sw_s, 1),
         "wall_error": round((forecast["wall_s"] - wall) / wall, 3) if wall else None,
         "median_abs_trial_error": cmp["median_abs_trial_error"],
-        "forecast_cost_share": round(fc_s / sw_s, 3), "exit_codes": [fc.returncode,
-                                                                      sw.returncode],
+        "forecast_cost_share": round(fc_s / sw_s, 3), "exit_codes": codes,
         "load_before_forecast": load0, "load_before_sweep": load1, "load_after": load(),
         "scaling": forecast["scaling"], "experiment": str(exp)}})
 
