@@ -418,3 +418,24 @@ resources:
     console.print(summary_of(out.path))
     shown = console.export_text()
     assert "forecast vs actual: wall" in shown and "svm rbf fmnist cpu n=200" in shown, shown
+
+
+def test_svm_shapes_are_dataset_and_kernel_timed_up_to_half_the_trial():
+    """q1b's 42 SVM trials are 8 shapes (2 datasets x rbf, poly degrees 2-4: C and gamma
+    share their kernel's shape), each timed at up to half its 10,000 images; a small trial is
+    timed at its own size."""
+    from tune_bench.forecast.plan import plan_trials, wanted_shapes
+    from tune_bench.forecast.svm import train_sizes
+    from tune_bench.space import load_space
+
+    spec = load_space(ROOT / "search_spaces" / "q1b_svm.yaml")
+    sizes = {"train": 50000, "val": 10000, "test": 10000}
+    trials = plan_trials(spec, list(spec.points), {k: sizes for k in
+                                                   ("mnist/seeds", "fashion_mnist/seeds")})
+    assert len(trials) == 42
+    wanted = wanted_shapes(trials, gpus_here=0)
+    labels = sorted((json.loads(k)["dataset"], json.loads(k)["kernel"], json.loads(k)["degree"])
+                    for k in wanted)
+    assert len(wanted) == 8 and labels.count(("mnist", "poly", 4)) == 1, labels
+    assert train_sizes(10000) == [1250, 2500, 5000] and train_sizes(60000)[-1] == 5000
+    assert train_sizes(1000) == [250, 500, 1000]

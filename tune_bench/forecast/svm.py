@@ -1,5 +1,11 @@
 """The SVM trainer's timing: fit and prediction timed for real (`train.svm.train_svm`) at 3
-small training sizes, extrapolated in n.
+training sizes up to half the trial's (at most `TOP`), extrapolated in n.
+
+A shape is the dataset, kernel (and degree), backend and device, not C or gamma: timed at a
+few thousand images, every C and gamma of a kernel fits in the same time (0.23-0.33 s at
+2,000 MNIST images for the 42 shapes of q1b), while the growth from there to 10,000 images,
+which the small sizes cannot see, is what decides the trial's time. So the sweep's time goes
+to fewer shapes timed at larger sizes (BENCHMARKS.md, section 10).
 
 Fit time, prediction time per image and the rest (subset, scaling, set-up) are extrapolated
 from the largest timed size along the last pair's log-log slope; the fit's slope grows with n
@@ -15,15 +21,14 @@ from typing import Any
 
 from tune_bench.forecast.timing import Estimate, Timing, cap
 
-# every hyperparameter: they set the number of support vectors
-SHAPE_KEYS = ("dataset", "split", "kernel", "C", "gamma", "degree", "coef0", "backend",
-              "predict", "device")
+SHAPE_KEYS = ("dataset", "split", "kernel", "degree", "coef0", "backend", "predict", "device")
 SIZE_KEYS = ("n_train", "n_test", "n_train_eval")
-TOP = 2000  # shapes are timed at TOP/4, TOP/2, TOP training images (or their n_train)
+SMALL = 2000  # a trial of at most this many images is timed at its own size
+TOP = 5000  # ... else at half its size, at most this many (and at 1/4, 1/8 of that)
 EVAL = 500  # ... predicting this many test images
-METHOD = ("SVM: fit and predict times at 3 small sizes, extrapolated on a power law whose "
-          "exponent grows with n as the sweep's SVM shapes show; interval: quartiles of that "
-          "growth")
+METHOD = ("SVM: fit and predict times of each dataset and kernel (any C, gamma) at 3 sizes up "
+          "to half the trial's, extrapolated on a power law whose exponent grows with n as "
+          "the sweep's SVM shapes show; interval: quartiles of that growth")
 
 
 def sizes(point: dict[str, Any], split: dict[str, int]) -> dict[str, int]:
@@ -40,16 +45,16 @@ def kind(point: dict[str, Any], sizes: dict[str, int]) -> str:
 
 
 def label(shape: dict[str, Any]) -> str:
-    """e.g. 'svm poly mnist C=1.0 degree 2 cpu, 1 thread(s)'."""
-    extra = f"degree {shape['degree']}" if shape["kernel"] == "poly" else \
-        f"gamma {shape['gamma']}"
-    return (f"svm {shape['kernel']} {shape['dataset']} C={shape['C']} {extra} "
-            f"{shape['device']}, {shape['threads']} thread(s)")
+    """e.g. 'svm poly degree 2 mnist cpu, 1 thread(s)'."""
+    extra = f" degree {shape['degree']}" if shape["kernel"] == "poly" else ""
+    return (f"svm {shape['kernel']}{extra} {shape['dataset']} {shape['device']}, "
+            f"{shape['threads']} thread(s)")
 
 
 def train_sizes(n_train: int) -> list[int]:
-    """The 3 training sizes a shape is timed at."""
-    top = min(n_train, TOP)
+    """The 3 training sizes a shape is timed at: its own size and 1/2, 1/4 of it up to
+    `SMALL` images, else half of it (at most `TOP`) and 1/2, 1/4 of that."""
+    top = n_train if n_train <= SMALL else min(n_train // 2, TOP)
     return [max(100, top // 4), max(200, top // 2), max(300, top)]
 
 
