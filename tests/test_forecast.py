@@ -439,3 +439,20 @@ def test_svm_shapes_are_dataset_and_kernel_timed_up_to_half_the_trial():
     assert len(wanted) == 8 and labels.count(("mnist", "poly", 4)) == 1, labels
     assert train_sizes(10000) == [1250, 2500, 5000] and train_sizes(60000)[-1] == 5000
     assert train_sizes(1000) == [250, 500, 1000]
+
+
+def test_shapes_are_timed_side_by_side_as_the_sweep_runs_them():
+    """1-thread shapes in as many parallel chunks as 1-thread trials fit (and max_concurrent
+    allows), 2-thread shapes one at a time on 2 CPUs, GPU shapes one at a time."""
+    from tune_bench.forecast.calibrate import side_by_side
+
+    todo = {f"s{i}": ({"device": "cpu"}, {}, 1) for i in range(5)}
+    todo |= {f"r{i}": ({"device": "cpu"}, {}, 2) for i in range(3)}
+    todo |= {f"g{i}": ({"device": "gpu"}, {}, 1) for i in range(2)}
+    rounds = side_by_side(todo, cpus=2.0)
+    assert len(rounds) == 3
+    assert [sorted(c) for c in rounds[0]] == [["s0", "s2", "s4"], ["s1", "s3"]]
+    assert [sorted(c) for c in rounds[1]] == [["r0", "r1", "r2"]]
+    assert [sorted(c) for c in rounds[2]] == [["g0", "g1"]]
+    assert len(side_by_side(todo, cpus=2.0, max_concurrent=1)[0]) == 1
+    assert len(side_by_side(todo, cpus=16.0)[0]) == 5  # never more chunks than shapes

@@ -9,6 +9,7 @@ what happened.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -74,7 +75,7 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
     t0 = time.perf_counter()
     measured = "actor_start_s" not in data["overheads"]  # measured here now, then cached
     timed = cal.calibrate_missing(data, wanted, data_dir, say, spec.plugin_paths, cluster,
-                                  splits)
+                                  splits, nodes[0][0] if nodes else 1.0, max_concurrent)
     spent = time.perf_counter() - t0
     if timed or measured:  # what was timed here, never a calibration file's figures
         cache["shapes"].update({k: data["shapes"][k] for k in timed})
@@ -95,7 +96,8 @@ def calibration_for(spec: Any, points: list[dict[str, Any]], data_dir: str | Non
     cache = cal.load_cache(here)
     splits = decode_datasets(points, data_dir, spec.plugin_paths)
     wanted = wanted_shapes(plan_trials(spec, points, split_sizes(splits)), gpus_here)
-    timed = cal.calibrate_missing(cache, wanted, data_dir, say, spec.plugin_paths)
+    timed = cal.calibrate_missing(cache, wanted, data_dir, say, spec.plugin_paths,
+                                  cpus=float(os.cpu_count() or 1))
     if timed:
         cal.save_cache(cache)
     out = cal.empty(here)

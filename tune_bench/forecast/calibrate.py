@@ -222,22 +222,56 @@ def time_shapes(todo: dict[str, tuple[dict, dict, int]], data_dir: str | None,
 def calibrate_missing(data: dict[str, Any], wanted: dict[str, tuple[dict, dict, int]],
                       data_dir: str | None, announce: bool = False,
                       plugin_paths: list[str] | tuple[str, ...] = (), cluster: Any = None,
-                      splits: dict[str, Any] | None = None) -> list[str]:
+                      splits: dict[str, Any] | None = None, cpus: float = 1.0,
+                      max_concurrent: int | None = None) -> list[str]:
     """Calibrate each shape of `wanted` ({shape key: (point, sizes, threads)}) not in `data`
-    yet; returns the keys it timed. Here: in a fresh child process at the trial workers'
-    niceness (as a trial runs); on a `cluster` (`sweep.calibration.Cluster`): as Ray tasks on
-    its nodes, with the decoded `splits`. GPU shapes need a GPU there."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+    yet; returns the keys it timed. Here: in fresh child processes at the trial workers'
+    niceness, as many side by side as trials of those threads run at once in `cpus` and
+    `max_concurrent` (as the sweep will run them: two 1-thread SVM fits on 2 cores slow each
+    other down); on a `cluster` (`sweep.calibration.Cluster`): as Ray tasks on its nodes,
+    with the decoded `splits`. GPU shapes need a GPU there, and are timed one at a time."""
     todo = {k: v for k, v in wanted.items() if k not in data["shapes"]}
     if todo and cluster is not None:
         data["shapes"].update(cluster.time_shapes(todo, splits or {}, plugin_paths))
     elif todo:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            data["shapes"].update(pool.submit(time_shapes, todo, data_dir, plugin_paths,
-                                              announce).result())
+        rounds = side_by_side(todo, cpus, max_concurrent)
+        data["shapes"].update(_time_here(rounds, data_dir, plugin_paths, announce))
     if "actor_start_s" not in data["overheads"]:
         data["overheads"]["actor_start_s"] = cluster.worker_start_s() if cluster is not None \
             else actor_start_s()
     return list(todo)
+
+
+def side_by_side(todo: dict[str, tuple[dict, dict, int]], cpus: float,
+                 max_concurrent: int | None = None
+                 ) -> list[list[dict[str, tuple[dict, dict, int]]]]:
+    """`todo` in rounds of chunks to time side by side: per thread count (GPU shapes apart),
+    as many chunks as such trials run at once in `cpus` (at least 1, at most the shapes and
+    `max_concurrent`)."""
+    groups: dict[tuple[int, bool], dict[str, tuple[dict, dict, int]]] = {}
+    for key, entry in todo.items():
+        groups.setdefault((entry[2], entry[0].get("device") == "gpu"), {})[key] = entry
+    rounds = []
+    for (threads, gpu), group in groups.items():
+        k = 1 if gpu else max(1, min(len(group), int(cpus // threads),
+                                     max_concurrent or len(group)))
+        items = list(group.items())
+        rounds.append([dict(items[i::k]) for i in range(k)])
+    return rounds
+
+
+def _time_here(rounds: list[list[dict[str, tuple[dict, dict, int]]]], data_dir: str | None,
+               plugin_paths: list[str] | tuple[str, ...], announce: bool) -> dict[str, Any]:
+    """Each round's chunks timed side by side, each in a fresh child process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    out: dict[str, Any] = {}
+    spawn = multiprocessing.get_context("spawn")
+    for chunks in rounds:
+        with ProcessPoolExecutor(len(chunks), mp_context=spawn) as pool:
+            futures = [pool.submit(time_shapes, c, data_dir, plugin_paths, announce)
+                       for c in chunks]
+            for f in futures:
+                out.update(f.result())
+    return out
