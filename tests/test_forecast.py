@@ -456,3 +456,42 @@ def test_shapes_are_timed_side_by_side_as_the_sweep_runs_them():
     assert [sorted(c) for c in rounds[2]] == [["g0", "g1"]]
     assert len(side_by_side(todo, cpus=2.0, max_concurrent=1)[0]) == 1
     assert len(side_by_side(todo, cpus=16.0)[0]) == 5  # never more chunks than shapes
+
+
+def test_cached_timings_are_scaled_by_how_fast_the_machine_is_now(
+        tmp_path, calib_env, tiny_root, monkeypatch):
+    """A shape timed when a CPU probe took 0.05 s, forecast now that it takes 0.1 s: its trial
+    times double and the forecast says why; inside the noise band (+-20%) nothing is scaled."""
+    from tune_bench import forecast as fcm
+    from tune_bench.forecast.plan import plan_trials, wanted_shapes
+    from tune_bench.space import load_space
+
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    spec = load_space(space)
+    points = fcm.runnable_points(spec, True, 0)
+    sizes = {"train": 600, "val": 100, "test": 200}
+    wanted = wanted_shapes(plan_trials(spec, points, {"mnist/seeds": sizes,
+                                                      "fashion_mnist/seeds": sizes}), 0)
+    data = cal.load_cache(cal.machine())
+    for key in wanted:
+        data["shapes"][key] = (
+            {"sizes": [100, 200, 300], "fit_s": [0.1, 0.2, 0.3], "eval_img_s": [1e-4] * 3,
+             "probe_s": 0.05} if '"svm"' in key else
+            {"setup_s": 1.0, "epoch_fixed_s": 0.0, "checkpoint_s": 0.1, "step_s": [0.5, 0.5],
+             "eval_img_s": [1e-3], "probe_s": 0.05})
+    cal.save_cache(data)
+
+    def run(probe: float) -> dict:
+        monkeypatch.setattr(cal, "probe_now", lambda: probe)
+        fc = fcm.forecast(spec, points, str(tiny_root), [(2.0, 0.0)], 0, calibrate=False)
+        assert fc is not None
+        return fc
+
+    same, slow = run(0.055), run(0.1)
+    assert same["speed"] == {} and not any("as slow" in n for n in same["notes"])
+    for a, b in zip(same["trials"], slow["trials"], strict=True):
+        assert b["s"] == pytest.approx(2 * a["s"]) and b["high_s"] == pytest.approx(
+            2 * a["high_s"])
+    assert any("2.00x as slow now as when 2 cached shape(s) were timed" in n
+               for n in slow["notes"]), slow["notes"]

@@ -77,13 +77,34 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
     timed = cal.calibrate_missing(data, wanted, data_dir, say, spec.plugin_paths, cluster,
                                   splits, nodes[0][0] if nodes else 1.0, max_concurrent)
     spent = time.perf_counter() - t0
+    speed = _speed_now([k for k in wanted if k not in timed and k in cache["shapes"]
+                        and k not in (given or {}).get("shapes", {})], data, cluster)
     if timed or measured:  # what was timed here, never a calibration file's figures
         cache["shapes"].update({k: data["shapes"][k] for k in timed})
         if measured:
             cache.setdefault("overheads", {})["actor_start_s"] = \
                 data["overheads"]["actor_start_s"]
         cal.save_cache(cache)
-    return build(spec, trials, data, nodes, max_concurrent, gpus_here, spent, len(timed))
+    return build(spec, trials, data, nodes, max_concurrent, gpus_here, spent, len(timed),
+                 speed)
+
+
+SPEED_BAND = (0.8, 1.25)  # probe ratios inside it are noise (+-10% under a load of 2-3)
+
+
+def _speed_now(reused: list[str], data: dict[str, Any], cluster: Any) -> dict[str, float]:
+    """{shape key: how many times slower the machine is now than when the cached shape was
+    timed}, from `calibrate.probe_s` then and now; only the ratios outside SPEED_BAND (a
+    cluster's nodes are not probed from here)."""
+    then = {k: data["shapes"][k].get("probe_s") for k in reused}
+    then = {k: v for k, v in then.items() if isinstance(v, int | float) and v > 0}
+    if not then or cluster is not None:
+        return {}
+    now = cal.probe_now()
+    if now is None:
+        return {}
+    ratios = {k: now / v for k, v in then.items()}
+    return {k: r for k, r in ratios.items() if not SPEED_BAND[0] <= r <= SPEED_BAND[1]}
 
 
 def calibration_for(spec: Any, points: list[dict[str, Any]], data_dir: str | None,

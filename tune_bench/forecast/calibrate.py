@@ -191,6 +191,38 @@ def actor_start_s() -> float:
     return time.perf_counter() - t0
 
 
+def probe_s() -> float:
+    """The machine's speed now, as a trial would get it: the median time of 5 rounds of a
+    fixed 1-thread matrix product (about 0.05 s each on a quiet core). Run in the
+    calibration's child process, and again (`probe_now`) when cached timings are reused."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((384, 384))
+    rounds = []
+    with threadpool_limits(1):
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(16):
+                a = a @ a
+                a /= np.abs(a).max()
+            rounds.append(time.perf_counter() - t0)
+    return sorted(rounds)[2]
+
+
+def probe_now() -> float | None:
+    """`probe_s` in a fresh process at the trial workers' niceness (None if it fails)."""
+    code = "from tune_bench.forecast.calibrate import probe_s; print(probe_s())"
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                          text=True, preexec_fn=_renice, env={**os.environ, "PYTHONPATH": (
+                              os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
+                                                          os.environ.get("PYTHONPATH", "")) if p))})
+    try:
+        return float(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+
+
 def time_shapes(todo: dict[str, tuple[dict, dict, int]], data_dir: str | None,
                 plugin_paths: list[str] | tuple[str, ...] = (), announce: bool = False,
                 splits: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -216,6 +248,7 @@ def time_shapes(todo: dict[str, tuple[dict, dict, int]], data_dir: str | None,
             phase(f"calibrating {timing.label(json.loads(key))}", announce)
             with torch_threads(threads):
                 out[key] = timing.calibrate(point, splits.get(data_key(point)), threads, sizes)
+            out[key]["probe_s"] = probe_s()  # how fast the machine was for this shape
     return out
 
 

@@ -88,8 +88,11 @@ def _gpu(t: TrialPlan) -> bool:
 
 def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
           nodes: list[tuple[float, float]], max_concurrent: int | None, gpus_here: int,
-          calibration_s: float = 0.0, timed: int = 0) -> dict[str, Any]:
-    """The forecast (a JSON-ready dict) of `trials` on `nodes` ((CPUs, GPUs) each)."""
+          calibration_s: float = 0.0, timed: int = 0,
+          speed: dict[str, float] | None = None) -> dict[str, Any]:
+    """The forecast (a JSON-ready dict) of `trials` on `nodes` ((CPUs, GPUs) each); `speed`:
+    {shape key: factor} scaling cached shapes' times to how fast the machine is now."""
+    speed = speed or {}
     rows: list[dict[str, Any]] = []
     pooled = {tm: tm.pool([calibration["shapes"][k] for k in {t.shape for t in trials
                                                               if t.timing is tm}
@@ -106,7 +109,8 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
                        else "not calibrated")
         else:
             est = t.timing.predict(rec, t.point, t.sizes, pooled[t.timing])
-            row.update(forecast=True, s=est.s, low_s=est.low, high_s=est.high)
+            f = speed.get(t.shape, 1.0)
+            row.update(forecast=True, s=f * est.s, low_s=f * est.low, high_s=f * est.high)
         rows.append(row)
     done = [r for r in rows if r["forecast"]]
     actor = float(calibration.get("overheads", {}).get("actor_start_s", 0.0))
@@ -145,8 +149,16 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
                    "missing": v["missing"], "why": v.get("why", "")}
                   for name, v in sorted(kinds.items(), key=lambda kv: -kv[1]["s"])],
         "trials": rows, "calibration_s": calibration_s, "timed_shapes": timed,
-        "notes": _notes(spec),
+        "notes": _notes(spec) + _speed_notes(speed), "speed": speed,
     }
+
+
+def _speed_notes(speed: dict[str, float]) -> list[str]:
+    if not speed:
+        return []
+    f = sorted(speed.values())[len(speed) // 2]
+    return [f"this machine is {f:.2f}x as slow now as when {len(speed)} cached shape(s) were "
+            "timed (a CPU probe at the trial workers' niceness): their times scaled by it"]
 
 
 def _notes(spec: Any) -> list[str]:
