@@ -76,8 +76,9 @@ def run_cluster_case(case: str, root: str, res: Result) -> None:
         bucket = hosts.new_bucket()
         env = {"TUNE_BENCH_CALIBRATION_DIR": str(hosts.head.home / "calibration"),
                "COLUMNS": "160"}
-        base = [sys.executable, "-m", "tune_bench.cli", "sweep", *CASES[case], "--data-dir",
-                root, "--address", hosts.address]
+        space, *rest = CASES[case]  # the head runs in its own home: an absolute path
+        base = [sys.executable, "-m", "tune_bench.cli", "sweep", str(ROOT / space), *rest,
+                "--data-dir", root, "--address", hosts.address]
         load0 = load()
         fc_s, fc = timed(lambda: hosts.run_on_head([*base, "--forecast"], 1800, env))
         (SCRATCH / f"forecast_{case}.log").write_text(fc.stdout + fc.stderr)

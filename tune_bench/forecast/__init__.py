@@ -74,8 +74,10 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
         return None
     t0 = time.perf_counter()
     measured = "actor_start_s" not in data["overheads"]  # measured here now, then cached
+    # side by side as the sweep will run them, on the cores there are (--num-cpus may say more)
+    cpus = min(nodes[0][0], float(os.cpu_count() or 1)) if nodes else 1.0
     timed = cal.calibrate_missing(data, wanted, data_dir, say, spec.plugin_paths, cluster,
-                                  splits, nodes[0][0] if nodes else 1.0, max_concurrent)
+                                  splits, cpus, max_concurrent)
     spent = time.perf_counter() - t0
     speed = _speed_now([k for k in wanted if k not in timed and k in cache["shapes"]
                         and k not in (given or {}).get("shapes", {})], data, cluster)
