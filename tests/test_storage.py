@@ -544,3 +544,37 @@ def test_a_trial_whose_known_checkpoint_is_gone_is_restored_as_a_fresh_start(tmp
     assert trial.iteration == 3 and not trial._restored  # bookkeeping only, no state loaded
     with pytest.raises(AssertionError):
         trial.restore(42)  # not a checkpoint at all: Tune's own error passes through
+
+
+def test_forecast_probes_a_remote_storage_and_adds_checkpoint_uploads(s3: str, tmp_path: Path):
+    """The forecast of a sweep to s3:// writes a probe file there (timed, then deleted) and
+    adds each trial's checkpoint uploads (epochs x checkpoint size / write speed) to it; a
+    local storage path is not probed."""
+    from tune_bench.forecast import upload_speed
+    from tune_bench.forecast.plan import TrialPlan, build
+    from tune_bench.forecast.resnet import TIMING as RESNET
+    from tune_bench.forecast.timing import shape_key, shape_of, trial_key
+
+    uri = s3_uri(s3, "fc_probe")
+    got = upload_speed(uri)
+    assert got is not None and got["s_per_mb"] > 0 and got["probe_mb"] == 16
+    assert listing(uri) == {}  # the probe file is gone
+    assert upload_speed(str(tmp_path)) is None
+
+    point = {"trainer": "resnet", "model": "resnet18", "batch_size": 16, "optimizer": "sgd",
+             "device": "cpu", "epochs": 3, "n_train": 64, "n_eval": 32}
+    res = {"cpu": 1}
+    sizes = RESNET.sizes(point, {"train": 64, "val": 32, "test": 32})
+    shape = shape_key(shape_of(point, res, RESNET))
+    trial = TrialPlan(point, res, sizes, shape, trial_key(point, res, list(RESNET.shape_keys)),
+                      "k", RESNET)
+    rec = {"setup_s": 1.0, "epoch_fixed_s": 0.0, "checkpoint_s": 0.1, "step_s": [0.5],
+           "eval_img_s": [0.0], "checkpoint_mb": 40.0}
+    spec = type("Spec", (), {"name": "t", "resources": {}, "scheduler": {},
+                             "random_axes": {}})()
+    cal = {"shapes": {shape: rec}, "overheads": {}}
+    plain = build(spec, [trial], cal, [(2.0, 0.0)], None, 0)
+    slow = build(spec, [trial], cal, [(2.0, 0.0)], None, 0,
+                 storage={"uri": uri, "s_per_mb": 0.05, "probe_mb": 16})
+    assert slow["trials"][0]["s"] == pytest.approx(plain["trials"][0]["s"] + 3 * 40 * 0.05)
+    assert any("uploaded to" in n and "at 20 MB/s" in n for n in slow["notes"])

@@ -311,7 +311,8 @@ def sweep(
     if dry_run:
         _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
     fc = _forecast(spec, data_dir, drop_gpu_trials, num_cpus, max_concurrent, calibration,
-                   calibrate=forecast, say=progress, address=address, join=not dry_run)
+                   calibrate=forecast, say=progress, address=address, join=not dry_run,
+                   storage=None if dry_run else storage_path)
     if fc is not None:  # all of it before nothing starts, its first line before a sweep
         from tune_bench.forecast import lines
 
@@ -336,13 +337,13 @@ def sweep(
 
 def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | None,
               max_concurrent: int | None, calibration: Path | None, calibrate: bool,
-              say: bool = True, address: str | None = None, join: bool = True
-              ) -> dict[str, Any] | None:
+              say: bool = True, address: str | None = None, join: bool = True,
+              storage: str | None = None) -> dict[str, Any] | None:
     """The sweep's forecast: printed when `calibrate` (--forecast: shapes not in the cache are
     timed now); else, for a sweep or a dry run, made only from the cache or the calibration
     file, quietly (None when some shape is not calibrated). With `address` and `join`, the
     cluster is joined (and left): its nodes are simulated, its cache read and shapes timed on
-    them."""
+    them. A remote `storage`'s write speed is probed (checkpoint uploads)."""
     from tune_bench import forecast as fcm
 
     cluster = None
@@ -357,7 +358,8 @@ def _forecast(spec: Any, data_dir: str | None, drop_gpu: bool, num_cpus: int | N
         points = fcm.runnable_points(spec, drop_gpu, gpus)
         fc = fcm.forecast(spec, points, data_dir, nodes, gpus,
                           max_concurrent or spec.max_concurrent,
-                          str(calibration) if calibration else None, calibrate, say, cluster)
+                          str(calibration) if calibration else None, calibrate, say, cluster,
+                          storage)
     except (ConfigError, ResourceError):  # a bad --calibration file, no cluster: one line
         raise
     except Exception as e:  # a dry run or a sweep goes on without a forecast

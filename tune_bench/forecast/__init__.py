@@ -48,13 +48,15 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
              nodes: list[tuple[float, float]], gpus_here: int,
              max_concurrent: int | None = None, calibration_file: str | None = None,
              calibrate: bool = True, say: bool = False,
-             cluster: Any = None) -> dict[str, Any] | None:
+             cluster: Any = None, storage: str | None = None) -> dict[str, Any] | None:
     """The forecast of running `points` of `spec` on `nodes`.
 
     Calibrations come from `calibration_file` (checked first: a bad one raises ConfigError),
     then the cache of the machine that runs the trials (this one, or a node of `cluster`, a
     joined `sweep.calibration.Cluster`); shapes in neither are timed now when `calibrate`
     (there, and cached), else the forecast is None (a sweep then runs without one).
+    `storage`: the sweep's storage path; a remote one's write speed is probed
+    (`upload_speed`).
     """
     from tune_bench.sweep.handover import decode_datasets
 
@@ -88,7 +90,33 @@ def forecast(spec: Any, points: list[dict[str, Any]], data_dir: str | None,
                 data["overheads"]["actor_start_s"]
         cal.save_cache(cache)
     return build(spec, trials, data, nodes, max_concurrent, gpus_here, spent, len(timed),
-                 speed)
+                 speed, upload_speed(storage) if storage else None)
+
+
+PROBE_MB = 16
+
+
+def upload_speed(storage: str) -> dict[str, Any] | None:
+    """{"uri", "s_per_mb", "probe_mb"} of a remote storage (a PROBE_MB file written there,
+    timed and deleted); None for a local one (the calibration's checkpoint time covers it) or
+    when it cannot be written (the sweep's own check says why)."""
+    from tune_bench.storage import parse_storage
+
+    st = parse_storage(storage)
+    if st.is_local:
+        return None
+    name = f".tune_bench_write_probe_{os.getpid()}"
+    blob = os.urandom(PROBE_MB * 2**20)
+    try:
+        st.fs.create_dir(st.path, recursive=True)
+        t0 = time.perf_counter()
+        with st.fs.open_output_stream(st.join(name)) as f:
+            f.write(blob)
+        spent = time.perf_counter() - t0
+        st.delete_file(name)
+    except Exception:  # noqa: BLE001 - the sweep's storage check reports it in one line
+        return None
+    return {"uri": st.uri, "s_per_mb": spent / PROBE_MB, "probe_mb": PROBE_MB}
 
 
 SPEED_BAND = (0.8, 1.25)  # probe ratios inside it are noise (+-10% under a load of 2-3)

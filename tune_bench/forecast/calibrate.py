@@ -265,7 +265,8 @@ def calibrate_missing(data: dict[str, Any], wanted: dict[str, tuple[dict, dict, 
     with the decoded `splits`. GPU shapes need a GPU there, and are timed one at a time."""
     todo = {k: v for k, v in wanted.items() if k not in data["shapes"]}
     if todo and cluster is not None:
-        data["shapes"].update(cluster.time_shapes(todo, splits or {}, plugin_paths))
+        data["shapes"].update(cluster.time_shapes(todo, splits or {}, plugin_paths,
+                                                  max_concurrent))
     elif todo:
         rounds = side_by_side(todo, cpus, max_concurrent)
         data["shapes"].update(_time_here(rounds, data_dir, plugin_paths, announce))

@@ -89,10 +89,13 @@ def _gpu(t: TrialPlan) -> bool:
 def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
           nodes: list[tuple[float, float]], max_concurrent: int | None, gpus_here: int,
           calibration_s: float = 0.0, timed: int = 0,
-          speed: dict[str, float] | None = None) -> dict[str, Any]:
+          speed: dict[str, float] | None = None,
+          storage: dict[str, Any] | None = None) -> dict[str, Any]:
     """The forecast (a JSON-ready dict) of `trials` on `nodes` ((CPUs, GPUs) each); `speed`:
-    {shape key: factor} scaling cached shapes' times to how fast the machine is now."""
+    {shape key: factor} scaling cached shapes' times to how fast the machine is now;
+    `storage`: {"uri", "s_per_mb"} of a remote storage, whose checkpoint uploads are added."""
     speed = speed or {}
+    upload = float((storage or {}).get("s_per_mb") or 0.0)
     rows: list[dict[str, Any]] = []
     pooled = {tm: tm.pool([calibration["shapes"][k] for k in {t.shape for t in trials
                                                               if t.timing is tm}
@@ -110,7 +113,10 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
         else:
             est = t.timing.predict(rec, t.point, t.sizes, pooled[t.timing])
             f = speed.get(t.shape, 1.0)
-            row.update(forecast=True, s=f * est.s, low_s=f * est.low, high_s=f * est.high)
+            up = upload * float(rec.get("checkpoint_mb", 0.0)) * t.timing.checkpoints(
+                t.point, t.sizes)
+            row.update(forecast=True, s=f * est.s + up, low_s=f * est.low + up,
+                       high_s=f * est.high + up)
         rows.append(row)
     done = [r for r in rows if r["forecast"]]
     actor = float(calibration.get("overheads", {}).get("actor_start_s", 0.0))
@@ -149,8 +155,17 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
                    "missing": v["missing"], "why": v.get("why", "")}
                   for name, v in sorted(kinds.items(), key=lambda kv: -kv[1]["s"])],
         "trials": rows, "calibration_s": calibration_s, "timed_shapes": timed,
-        "notes": _notes(spec) + _speed_notes(speed), "speed": speed,
+        "notes": _notes(spec) + _speed_notes(speed) + _storage_notes(storage),
+        "speed": speed, "storage": storage,
     }
+
+
+def _storage_notes(storage: dict[str, Any] | None) -> list[str]:
+    if not storage or not storage.get("s_per_mb"):
+        return []
+    return [f"checkpoints are uploaded to {storage['uri']} at "
+            f"{1 / storage['s_per_mb']:.0f} MB/s (a {storage['probe_mb']} MB probe file "
+            "written and deleted there): added to each trial"]
 
 
 def _speed_notes(speed: dict[str, float]) -> list[str]:

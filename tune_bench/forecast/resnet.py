@@ -85,10 +85,12 @@ def calibrate(point: dict[str, Any], split: Any, threads: int,
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         torch.save(checkpoint(t), Path(d) / "state.pt")
+        checkpoint_mb = (Path(d) / "state.pt").stat().st_size / 2**20
     # saved by the trial, then copied into the trial directory by Tune: twice the write
     checkpoint_s = 2 * (time.perf_counter() - t0)
     return {"setup_s": setup_s, "epoch_fixed_s": fixed, "step_s": step_s,
-            "eval_img_s": eval_img_s, "checkpoint_s": checkpoint_s}
+            "eval_img_s": eval_img_s, "checkpoint_s": checkpoint_s,
+            "checkpoint_mb": checkpoint_mb}
 
 
 def step_times(epochs: dict[int, list[float]], per_epoch_cost: bool
@@ -135,4 +137,4 @@ def _median(xs: list[float]) -> float:
 
 TIMING = Timing(SHAPE_KEYS, SIZE_KEYS, sizes, kind, label, calibrate, predict,
                 needs=("setup_s", "epoch_fixed_s", "checkpoint_s", "step_s", "eval_img_s"),
-                method=METHOD)
+                method=METHOD, checkpoints=lambda point, sizes: sizes["epochs"])

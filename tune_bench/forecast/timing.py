@@ -31,6 +31,10 @@ def _no_pool(records: list[dict[str, Any]]) -> Any:
     return None
 
 
+def _no_checkpoints(point: dict[str, Any], sizes: dict[str, int]) -> int:
+    return 0
+
+
 @dataclass(frozen=True)
 class Timing:
     """How to forecast one trainer's trials.
@@ -46,6 +50,8 @@ class Timing:
     - `pool(records)`: what the sweep's records of this trainer say together (passed to
       `predict`); `predict(record, point, sizes, pooled)`: the trial's `Estimate`.
     - `method`: the method in one sentence, printed with the forecast.
+    - `checkpoints(point, sizes)`: checkpoints the trial writes to the sweep's storage (each
+      of the record's `checkpoint_mb`: on remote storage their upload is added).
     """
 
     shape_keys: tuple[str, ...]
@@ -58,6 +64,7 @@ class Timing:
     needs: tuple[str, ...]
     method: str
     pool: Callable[[list[dict[str, Any]]], Any] = _no_pool
+    checkpoints: Callable[[dict[str, Any], dict[str, int]], int] = _no_checkpoints
 
 
 def timing_of(trainer_name: Any) -> Timing | None:

@@ -5,7 +5,6 @@ does (a node need not see the data directory)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import ray
@@ -16,14 +15,15 @@ from tune_bench.sweep.run import cluster_view, start_ray
 
 
 def _time_on_node(todo: dict[str, tuple[dict, dict, int]], refs: dict[str, Any],
-                  plugin_paths: list[str]) -> dict[str, Any]:
-    """(In a Ray task) the calibration records of `todo`, this node's machine and its worker
-    start-up time."""
+                  plugin_paths: list[str], measure_start: bool) -> dict[str, Any]:
+    """(In a Ray task) the calibration records of `todo`, this node's machine and (when
+    `measure_start`) its worker start-up time."""
     from tune_bench.forecast import calibrate as cal
 
     splits = {k: ray.get(r) for k, r in refs.items()}
-    return {"machine": cal.machine(), "actor_start_s": cal.actor_start_s(),
-            "shapes": cal.time_shapes(todo, None, plugin_paths, splits=splits)}
+    shapes = cal.time_shapes(todo, None, plugin_paths, splits=splits)
+    return {"machine": cal.machine(), "shapes": shapes,
+            "actor_start_s": cal.actor_start_s() if measure_start else None}
 
 
 class Cluster:
@@ -50,26 +50,32 @@ class Cluster:
                 "gpu": f"{self.gpus} GPU(s)" if self.gpus else None}
 
     def time_shapes(self, todo: dict[str, tuple[dict, dict, int]], splits: dict[str, Any],
-                    plugin_paths: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-        """Calibration records of `todo`: one Ray task per resource request (the threads and,
-        for GPU shapes, one GPU), on whichever node Ray places it."""
+                    plugin_paths: list[str] | tuple[str, ...] = (),
+                    max_concurrent: int | None = None) -> dict[str, Any]:
+        """Calibration records of `todo`, as Ray tasks with the trials' requests (the threads
+        and, for GPU shapes, one GPU), side by side as the sweep will run such trials on the
+        cluster's CPUs (`calibrate.side_by_side`), on whichever nodes Ray places them."""
+        from tune_bench.forecast.calibrate import side_by_side
         from tune_bench.sweep.handover import data_key
 
-        groups: dict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
-        for key, (point, sizes, threads) in todo.items():
-            groups[(threads, int(point.get("device") == "gpu"))][key] = (point, sizes, threads)
         refs = put_datasets(splits)
         task = ray.remote(_time_on_node)
-        calls = [task.options(num_cpus=cpu, num_gpus=gpu).remote(
-                     group, {k: refs[k] for k in {data_key(p) for p, _, _ in group.values()}
-                             if k in refs}, list(plugin_paths))
-                 for (cpu, gpu), group in groups.items()]
         out: dict[str, Any] = {}
-        for got in ray.get(calls):
-            for rec in got["shapes"].values():
-                rec["node"] = got["machine"]["host"]  # where it was timed
-            out.update(got["shapes"])
-            self.actor_start_s = got["actor_start_s"]
+        for chunks in side_by_side(todo, sum(c for c, _ in self.nodes), max_concurrent):
+            calls = []
+            for chunk in chunks:
+                point, _, threads = next(iter(chunk.values()))
+                keys = {data_key(p) for p, _, _ in chunk.values()} & set(refs)
+                calls.append(task.options(
+                    num_cpus=threads, num_gpus=int(point.get("device") == "gpu")).remote(
+                        chunk, {k: refs[k] for k in keys}, list(plugin_paths),
+                        self.actor_start_s is None and not calls))
+            for got in ray.get(calls):
+                for rec in got["shapes"].values():
+                    rec["node"] = got["machine"]["host"]  # where it was timed
+                out.update(got["shapes"])
+                if got["actor_start_s"] is not None:
+                    self.actor_start_s = got["actor_start_s"]
         return out
 
     def worker_start_s(self) -> float:
