@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -246,8 +247,11 @@ def time_shapes(todo: dict[str, tuple[dict, dict, int]], data_dir: str | None,
             if timing is None:
                 continue
             phase(f"calibrating {timing.label(json.loads(key))}", announce)
-            with torch_threads(threads):
-                out[key] = timing.calibrate(point, splits.get(data_key(point)), threads, sizes)
+            # a trial's own warnings (pin_memory without a GPU...) are the sweep's to show
+            with torch_threads(threads), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[key] = timing.calibrate(point, splits.get(data_key(point)), threads,
+                                            sizes)
             out[key]["probe_s"] = probe_s()  # how fast the machine was for this shape
     return out
 
