@@ -190,3 +190,41 @@ def test_a_factory_not_returning_a_module_and_a_bad_loader(tmp_path: Path):
     spec = load_space(str(space))
     with pytest.raises(ConfigError, match="bad:load: train_x holds 10 images but train_y"):
         decode_datasets(spec.points, None, spec.plugin_paths)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def test_an_installed_entry_point_is_a_trainer_by_name(tmp_path: Path, monkeypatch):
+    """A package that declares `[tune_bench.trainers] toy = toy_pkg:epochs` (its dist-info on
+    sys.path, as pip installs it) is a trainer named `toy`: listed among the known names,
+    resolved with its config model and metrics, and checked by `sweep --dry-run` like a
+    built-in (a key its config forbids is the one-line ConfigError naming it)."""
+    from tune_bench import plugins
+
+    site = tmp_path / "site"
+    (site / "toy_pkg").mkdir(parents=True)
+    (site / "toy_pkg" / "__init__.py").write_text(MODULE)
+    dist = site / "toy_pkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-pkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[tune_bench.trainers]\ntoy = toy_pkg:epochs\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(plugins, "_RESOLVED", {})
+
+    assert "toy" in plugins.known_names()
+    t = plugins.resolve("toy")
+    assert t.ref == "toy_pkg:epochs" and not t.builtin and t.metrics == {"score"}
+    assert t.config is not None and "die_at" in t.config.model_fields
+    runner = CliRunner()
+    space = tmp_path / "space.yaml"
+    space.write_text("name: toy\nmetric: score\nfixed: {trainer: toy}\naxes: {width: [1, 2]}\n")
+    res = runner.invoke(app, ["sweep", str(space), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert "2 trial(s)" in res.output
+    space.write_text("name: toy\nmetric: score\nfixed: {trainer: toy, depth: 3}\n")
+    res = runner.invoke(app, ["sweep", str(space), "--dry-run"])  # (main() prints it, exit 2)
+    from tune_bench.errors import ConfigError
+
+    assert isinstance(res.exception, ConfigError), res.output
+    assert "fixed.depth: unknown key for the toy trainer" in str(res.exception)
