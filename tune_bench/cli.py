@@ -310,13 +310,17 @@ def sweep(
         out.print(f"note: {note}", markup=False, highlight=False)
     if dry_run:
         _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
+    elif not forecast:  # a bad storage path is its one line before anything else is said
+        from tune_bench.storage import check_writable, parse_storage
+
+        check_writable(parse_storage(storage_path, "--storage-path"))
     fc = _forecast(spec, data_dir, drop_gpu_trials, num_cpus, max_concurrent, calibration,
                    calibrate=forecast, say=progress, address=address, join=not dry_run,
                    storage=None if dry_run else storage_path)
-    if fc is not None:  # all of it before nothing starts, its first line before a sweep
+    if fc is not None and (dry_run or forecast):  # a sweep says its first line as it starts
         from tune_bench.forecast import lines
 
-        for line in lines(fc)[:None if dry_run or forecast else 1]:
+        for line in lines(fc):
             out.print(line, markup=False, highlight=False)
     elif dry_run:
         out.print("forecast: some trial shapes are not calibrated on this machine yet: add "

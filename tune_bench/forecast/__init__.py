@@ -98,24 +98,35 @@ PROBE_MB = 16
 
 def upload_speed(storage: str) -> dict[str, Any] | None:
     """{"uri", "s_per_mb", "probe_mb"} of a remote storage (a PROBE_MB file written there,
-    timed and deleted); None for a local one (the calibration's checkpoint time covers it) or
-    when it cannot be written (the sweep's own check says why)."""
-    from tune_bench.storage import parse_storage
+    timed and deleted, after the sweep's own pre-flight check); None for a local one (the
+    calibration's checkpoint time covers it); {"uri", "error"} when it cannot be written."""
+    from tune_bench.errors import TuneBenchError
+    from tune_bench.storage import (
+        PREFLIGHT_CONNECT_S,
+        bounded,
+        cause,
+        check_writable,
+        parse_storage,
+    )
 
-    st = parse_storage(storage)
-    if st.is_local:
-        return None
-    name = f".tune_bench_write_probe_{os.getpid()}"
+    try:
+        st = parse_storage(storage, "--storage-path")
+        if st.is_local:
+            return None
+        check_writable(st)  # bounded: an endpoint that never answers is a line, not a hang
+    except TuneBenchError as e:
+        return {"uri": str(storage), "error": str(e)}
+    fs = bounded(st.fs, PREFLIGHT_CONNECT_S, 60.0, attempts=1)
+    name = st.join(f".tune_bench_write_probe_{os.getpid()}")
     blob = os.urandom(PROBE_MB * 2**20)
     try:
-        st.fs.create_dir(st.path, recursive=True)
         t0 = time.perf_counter()
-        with st.fs.open_output_stream(st.join(name)) as f:
+        with fs.open_output_stream(name) as f:
             f.write(blob)
         spent = time.perf_counter() - t0
-        st.delete_file(name)
-    except Exception:  # noqa: BLE001 - the sweep's storage check reports it in one line
-        return None
+        fs.delete_file(name)
+    except OSError as e:
+        return {"uri": st.uri, "error": cause(e)}
     return {"uri": st.uri, "s_per_mb": spent / PROBE_MB, "probe_mb": PROBE_MB}
 
 

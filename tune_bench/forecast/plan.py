@@ -161,6 +161,8 @@ def build(spec: Any, trials: list[TrialPlan], calibration: dict[str, Any],
 
 
 def _storage_notes(storage: dict[str, Any] | None) -> list[str]:
+    if storage and storage.get("error"):
+        return [f"checkpoint uploads not forecast: {storage['error']}"]
     if not storage or not storage.get("s_per_mb"):
         return []
     return [f"checkpoints are uploaded to {storage['uri']} at "

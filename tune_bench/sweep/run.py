@@ -26,6 +26,7 @@ from tune_bench import tune_dir
 from tune_bench.errors import ConfigError, ExperimentError, ResourceError
 from tune_bench.forecast.compare import ForecastEta
 from tune_bench.forecast.plan import FORECAST_FILE
+from tune_bench.forecast.plan import lines as forecast_lines
 from tune_bench.space import SweepSpec, parse_space
 from tune_bench.storage import (  # noqa: F401  (MIN_FREE_BYTES re-exported)
     MIN_FREE_BYTES,
@@ -374,6 +375,8 @@ def _run(spec: SweepSpec, opts: SweepOptions, storage: Storage, exp: Storage,
         total = len(points) * spec.tune_num_samples
         phase(f"running {total} trial(s) on {_cluster_text(cluster, nodes)}; results in "
               f"{exp.uri}", opts.progress)
+        if forecast is not None:  # once the pre-flight checks passed
+            phase(forecast_lines(forecast)[0], opts.progress)
         progress = RichProgress(total, opts.progress,
                                 forecast=ForecastEta(forecast) if forecast else None)
         tuner = tune.Tuner(
