@@ -549,7 +549,7 @@ def test_a_trial_whose_known_checkpoint_is_gone_is_restored_as_a_fresh_start(tmp
 def test_forecast_probes_a_remote_storage_and_adds_checkpoint_uploads(s3: str, tmp_path: Path):
     """The forecast of a sweep to s3:// writes a probe file there (timed, then deleted) and
     adds each trial's checkpoint uploads (epochs x checkpoint size / write speed) to it; a
-    local storage path is not probed, an unreachable one is an error in the forecast's note."""
+    local storage path is not probed, an unreachable one is the pre-flight's one-line error."""
     from tune_bench.forecast import upload_speed
     from tune_bench.forecast.plan import TrialPlan, build
     from tune_bench.forecast.resnet import TIMING as RESNET
@@ -560,8 +560,8 @@ def test_forecast_probes_a_remote_storage_and_adds_checkpoint_uploads(s3: str, t
     assert got is not None and got["s_per_mb"] > 0 and got["probe_mb"] == 16
     assert listing(uri) == {}  # the probe file is gone
     assert upload_speed(str(tmp_path)) is None
-    dead = upload_speed(s3_uri("http://127.0.0.1:1", "fc_probe"))  # nothing listens there
-    assert dead is not None and "cannot reach the endpoint" in dead["error"], dead
+    with pytest.raises(ResourceError, match="cannot reach the endpoint"):  # (the pre-flight's)
+        upload_speed(s3_uri("http://127.0.0.1:1", "fc_probe"))  # nothing listens there
 
     point = {"trainer": "resnet", "model": "resnet18", "batch_size": 16, "optimizer": "sgd",
              "device": "cpu", "epochs": 3, "n_train": 64, "n_eval": 32}

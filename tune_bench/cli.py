@@ -310,10 +310,6 @@ def sweep(
         out.print(f"note: {note}", markup=False, highlight=False)
     if dry_run:
         _print_dry_run(spec, describe_trials(spec), drop_gpu_trials, address)
-    elif not forecast:  # a bad storage path is its one line before anything else is said
-        from tune_bench.storage import check_writable, parse_storage
-
-        check_writable(parse_storage(storage_path, "--storage-path"))
     fc = _forecast(spec, data_dir, drop_gpu_trials, num_cpus, max_concurrent, calibration,
                    calibrate=forecast, say=progress, address=address, join=not dry_run,
                    storage=None if dry_run else storage_path)

@@ -98,9 +98,9 @@ PROBE_MB = 16
 
 def upload_speed(storage: str) -> dict[str, Any] | None:
     """{"uri", "s_per_mb", "probe_mb"} of a remote storage (a PROBE_MB file written there,
-    timed and deleted, after the sweep's own pre-flight check); None for a local one (the
-    calibration's checkpoint time covers it); {"uri", "error"} when it cannot be written."""
-    from tune_bench.errors import TuneBenchError
+    timed and deleted, after the sweep's own pre-flight check, whose one-line error it
+    raises: before anything starts); None for a local one (the calibration's checkpoint time
+    covers it, and nothing is written); {"uri", "error"} when the probe file fails."""
     from tune_bench.storage import (
         PREFLIGHT_CONNECT_S,
         bounded,
@@ -109,13 +109,10 @@ def upload_speed(storage: str) -> dict[str, Any] | None:
         parse_storage,
     )
 
-    try:
-        st = parse_storage(storage, "--storage-path")
-        if st.is_local:
-            return None
-        check_writable(st)  # bounded: an endpoint that never answers is a line, not a hang
-    except TuneBenchError as e:
-        return {"uri": str(storage), "error": str(e)}
+    st = parse_storage(storage, "--storage-path")
+    if st.is_local:
+        return None
+    check_writable(st)  # bounded: an endpoint that never answers is a line, not a hang
     fs = bounded(st.fs, PREFLIGHT_CONNECT_S, 60.0, attempts=1)
     name = st.join(f".tune_bench_write_probe_{os.getpid()}")
     blob = os.urandom(PROBE_MB * 2**20)
