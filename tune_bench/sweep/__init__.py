@@ -5,6 +5,7 @@
 - `trainable`: `run_trial`, the function every trial runs, and its checkpoint recovery;
 - `handover`: the datasets, decoded once by the driver and put in Ray's object store;
 - `callbacks`: the live progress display and the pruning of finished trials' checkpoints;
+- `calibration`: the forecast's calibration on a Ray cluster (`Cluster`);
 - `ray_internals`: the Ray internals (non-public APIs) this relies on, checked against 2.60.
 
 The names below are imported on first use, so `from tune_bench.sweep.options import ...`
