@@ -136,7 +136,7 @@ def test_null_coverage_and_false_positives(n: int):
     for s in range(experiments):
         x, y = null_search(n, 10_000 * n + s)
         params = params_of(x)
-        rho = rank_correlations(x, y, params, n_resamples=499, seed=s)
+        rho = rank_correlations(x, y, params)
         lev = level_effects(x, y, params, "max")
         rho_cover += int(((rho["CI low"] <= 0) & (rho["CI high"] >= 0)).sum())
         rho_total += len(rho)
@@ -270,12 +270,12 @@ def test_tune_basic_example_width_is_found_once_height_is_removed():
     interval should cover it in about 95% of searches, and width is called "larger is
     better" (mode min) in nearly all."""
     truth = row(rank_correlations(*tune_basic_example(20000, seed=1), params_of(
-        tune_basic_example(20, seed=1)[0]), mode="min", n_resamples=50), "width")["Rho"]
+        tune_basic_example(20, seed=1)[0]), mode="min"), "width")["Rho"]
     assert -0.49 < truth < -0.45
     hits = called = 0
     for s in range(40):
         x, y = tune_basic_example(100, seed=100 + s)
-        w = row(rank_correlations(x, y, params_of(x), mode="min", n_resamples=499, seed=s),
+        w = row(rank_correlations(x, y, params_of(x), mode="min"),
                 "width")
         hits += covers(w["CI low"], w["CI high"], truth)
         called += w["Direction"] == "larger is better"
@@ -293,8 +293,7 @@ def test_small_searches_get_fisher_intervals_that_cover():
         rng = np.random.default_rng(s)
         x = pd.DataFrame({"a": rng.uniform(size=10), "b": rng.uniform(size=10),
                           "c": rng.choice(["u", "v"], 10)})
-        r = rank_correlations(x, pd.Series(rng.normal(size=10)), params_of(x),
-                              n_resamples=50)
+        r = rank_correlations(x, pd.Series(rng.normal(size=10)), params_of(x))
         covered += int(((r["CI low"] <= 0) & (r["CI high"] >= 0)).sum())
         total += len(r)
         false_pos += bool((r["p (Holm)"] < 0.05).any())

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 CONFIDENCE = 0.95
-N_RESAMPLES = 999  # bootstrap resamples of rho
 N_BOOT = 100  # bootstrap resamples of the importances
 N_PERM = 100  # permutations of the metric for the importances' noise level
 MIN_TRIALS = 25  # fewer: no importance ranking (see docs/findings.md, "Sampled searches")
@@ -220,7 +219,6 @@ def _partial_r(rv: np.ndarray, ry: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 def rank_correlations(x: pd.DataFrame, y: pd.Series, params: list[Param], *,
                       mode: str = "max", confidence: float = CONFIDENCE,
-                      n_resamples: int = N_RESAMPLES, seed: int = 0,
                       adaptive: bool = False) -> pd.DataFrame:
     """One row per numeric parameter: its partial rank correlation with the metric (Spearman's
     rho of the parameter and the metric after removing the other parameters' ranks and
@@ -229,8 +227,7 @@ def rank_correlations(x: pd.DataFrame, y: pd.Series, params: list[Param], *,
     from the t distribution with n - 2 - k df (k other regressors), Holm-adjusted p across
     the parameters, and the direction by `mode` (when Holm's p < 0.05). With fewer than
     `MIN_RHO_DF` df: rho alone, no interval, no test. Trials missing the parameter are left
-    out of its row. attrs["notes"]: skipped parameters and caveats. (`n_resamples`, `seed`:
-    kept for callers; the interval is analytic.)"""
+    out of its row. attrs["notes"]: skipped parameters and caveats."""
     from scipy.special import stdtr
 
     x, yv, notes = _prepare(x, y, mode)
